@@ -1,0 +1,80 @@
+# fptfarm — build, test and benchmark.
+#
+#   make              build build/fptfarm and the library
+#   make test         build and run the Criterion test suite
+#   make test-asan    the same under AddressSanitizer + UBSan (in build-asan/)
+#   make bench        performance table against PyTorch (needs python3-torch)
+#   make demo         the quick-start demo
+#
+# Dependencies come from pkg-config (deploy/install-deps.sh installs them).
+# Override CC, OPT, BUILD or PKG_CONFIG on the command line as usual.
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD      ?= build
+OPT        ?= -O3
+SAN        ?=
+
+BLAS_PC    ?= openblas
+BLAS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(BLAS_PC))
+BLAS_LIBS   := $(shell $(PKG_CONFIG) --libs $(BLAS_PC))
+CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion)
+CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion)
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon $(BLAS_CFLAGS)
+CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
+LDLIBS   = $(BLAS_LIBS) -lm
+LDFLAGS  = -fopenmp $(SAN)
+
+LIB_SRC  := $(wildcard common/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libfptfarm.a
+APP_SRC  := $(wildcard coordinator/*.c) $(wildcard worker/*.c)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-asan bench demo clean
+all: $(BUILD)/fptfarm
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard common/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CRIT_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/fptfarm: $(APP_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/test_fptfarm: $(TEST_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(CRIT_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+# Tests run from the project root (they read tests/ref/*.bin).  Two threads
+# so the threaded paths are exercised; results must not depend on it.
+test: $(BUILD)/test_fptfarm $(BUILD)/fptfarm
+	OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $(BUILD)/test_fptfarm --jobs 1
+
+test-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: $(BENCH_BIN)
+	bash bench/run.sh $(BUILD)
+
+demo: $(BUILD)/fptfarm
+	$(BUILD)/fptfarm demo
+
+clean:
+	rm -rf build build-asan

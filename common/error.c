@@ -1,0 +1,57 @@
+// error.c — error messages and checked allocation (see error.h).
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fpt_fail(fpt_err *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int fpt_err_prefix(fpt_err *err, const char *fmt, ...) {
+    if (!err) return -1;
+    char head[512], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    // Truncation keeps the head of the message, the part a user reads first.
+    size_t h = strlen(head);
+    if (h >= sizeof err->msg) h = sizeof err->msg - 1;
+    memcpy(err->msg, head, h);
+    size_t rest = strnlen(old, sizeof old);
+    if (rest > sizeof err->msg - 1 - h) rest = sizeof err->msg - 1 - h;
+    memcpy(err->msg + h, old, rest);
+    err->msg[h + rest] = '\0';
+    return -1;
+}
+
+void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err) {
+    if (count == 0 || size == 0) count = size = 1;
+    if (count > SIZE_MAX / size) {
+        fpt_fail(err, "cannot allocate %s: size overflows", what);
+        return NULL;
+    }
+    size_t bytes = count * size;
+    size_t rounded = (bytes + 63) & ~(size_t)63;  // aligned_alloc wants a multiple
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        fpt_fail(err, "out of memory allocating %s (%.1f MiB)", what,
+                 (double)bytes / (1024.0 * 1024.0));
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void fpt_free(void *p) { free(p); }

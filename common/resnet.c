@@ -1,0 +1,387 @@
+// resnet.c — building, initialising, and running ResNet-18 forward and
+// backward (see resnet.h for the architecture and memory layout).
+#include "resnet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prof.h"
+#include "rng.h"
+
+// ---- layout ----------------------------------------------------------------
+
+typedef struct layout {
+    fpt_resnet *m;
+    size_t bn_save;  // running total of BN channels (for save offsets)
+} layout;
+
+static size_t add_tensor(fpt_resnet *m, const char *name, fpt_param_kind kind, size_t size,
+                         int fan_in, int fan_out) {
+    fpt_param_tensor *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->kind = kind;
+    t->offset = m->n_params;
+    t->size = size;
+    t->fan_in = fan_in;
+    t->fan_out = fan_out;
+    m->n_params += size;
+    return t->offset;
+}
+
+// Registers conv `prefix.<conv>.weight` and BN `prefix.<bn>.weight/.bias`,
+// in PyTorch's order.
+static void add_convbn(layout *L, fpt_convbn *cb, const char *conv_name, const char *bn_name,
+                       int cin, int cout, int k, int stride) {
+    fpt_resnet *m = L->m;
+    char name[48];
+    cb->s = (fpt_conv_shape){cin, cout, k, stride, k / 2};
+    snprintf(name, sizeof name, "%s.weight", conv_name);
+    cb->w = add_tensor(m, name, FPT_PARAM_CONV_W, (size_t)cout * cin * k * k, cin * k * k,
+                       cout * k * k);
+    snprintf(name, sizeof name, "%s.weight", bn_name);
+    cb->gamma = add_tensor(m, name, FPT_PARAM_BN_W, (size_t)cout, 1, 1);
+    snprintf(name, sizeof name, "%s.bias", bn_name);
+    cb->beta = add_tensor(m, name, FPT_PARAM_BN_B, (size_t)cout, 1, 1);
+    cb->running = m->n_buffers;
+    m->n_buffers += 2 * (size_t)cout;
+    cb->save = 2 * L->bn_save;
+    L->bn_save += (size_t)cout;
+}
+
+int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw,
+                      fpt_err *err) {
+    *out = NULL;
+    if (width < 1 || width > 1024)
+        return fpt_fail(err, "model width %d out of range (expected 1..1024)", width);
+    if (num_classes < 2 || num_classes > 100000)
+        return fpt_fail(err, "num_classes %d out of range (expected 2..100000)", num_classes);
+    if (image_hw < 8 || image_hw % 8 != 0 || image_hw > 512)
+        return fpt_fail(err, "image size %d not supported (expected a multiple of 8, 8..512)",
+                        image_hw);
+    fpt_resnet *m = fpt_calloc(1, sizeof *m, "model", err);
+    if (!m) return -1;
+    m->width = width;
+    m->num_classes = num_classes;
+    m->image_hw = image_hw;
+
+    layout L = {m, 0};
+    add_convbn(&L, &m->stem, "conv1", "bn1", 3, width, 3, 1);
+    int cin = width, h = image_hw;
+    for (int stage = 0; stage < 4; stage++) {
+        int cout = width << stage;
+        for (int b = 0; b < 2; b++) {
+            fpt_block *bl = &m->blocks[stage * 2 + b];
+            int stride = (stage > 0 && b == 0) ? 2 : 1;
+            char c1[32], n1[32], c2[32], n2[32], cs[32], ns[32];
+            snprintf(c1, sizeof c1, "layer%d.%d.conv1", stage + 1, b);
+            snprintf(n1, sizeof n1, "layer%d.%d.bn1", stage + 1, b);
+            snprintf(c2, sizeof c2, "layer%d.%d.conv2", stage + 1, b);
+            snprintf(n2, sizeof n2, "layer%d.%d.bn2", stage + 1, b);
+            snprintf(cs, sizeof cs, "layer%d.%d.shortcut.0", stage + 1, b);
+            snprintf(ns, sizeof ns, "layer%d.%d.shortcut.1", stage + 1, b);
+            bl->cin = cin;
+            bl->cout = cout;
+            bl->stride = stride;
+            bl->h_in = h;
+            bl->h_out = h / stride;
+            add_convbn(&L, &bl->c1, c1, n1, cin, cout, 3, stride);
+            add_convbn(&L, &bl->c2, c2, n2, cout, cout, 3, 1);
+            bl->has_proj = (stride != 1 || cin != cout);
+            if (bl->has_proj) add_convbn(&L, &bl->proj, cs, ns, cin, cout, 1, stride);
+            cin = cout;
+            h = bl->h_out;
+        }
+    }
+    m->fc_in = cin;
+    m->fc_w = add_tensor(m, "fc.weight", FPT_PARAM_FC_W, (size_t)num_classes * cin, cin,
+                         num_classes);
+    m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, (size_t)num_classes, cin, num_classes);
+    m->n_bn_channels = L.bn_save;
+    m->ws_floats = (size_t)16 << 20;  // 64 MiB per im2col buffer; see fpt_resnet_forward
+
+    m->params = fpt_calloc(m->n_params, sizeof(float), "parameters", err);
+    m->grads = m->params ? fpt_calloc(m->n_params, sizeof(float), "gradients", err) : NULL;
+    m->buffers = m->grads ? fpt_calloc(m->n_buffers, sizeof(float), "BN statistics", err) : NULL;
+    if (!m->buffers) {
+        fpt_resnet_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+static void free_batch(fpt_resnet *m) {
+    fpt_free(m->act_arena);
+    fpt_free(m->ws.col);
+    fpt_free(m->ws.dcol);
+    m->act_arena = NULL;
+    m->ws.col = m->ws.dcol = NULL;
+    m->batch_cap = 0;
+}
+
+void fpt_resnet_free(fpt_resnet *m) {
+    if (!m) return;
+    free_batch(m);
+    fpt_free(m->params);
+    fpt_free(m->grads);
+    fpt_free(m->buffers);
+    fpt_free(m);
+}
+
+// ---- initialisation ---------------------------------------------------------
+
+void fpt_resnet_init_params(const fpt_resnet *m, uint64_t seed, uint32_t draw, float *params) {
+    for (int t = 0; t < m->n_tensors; t++) {
+        const fpt_param_tensor *pt = &m->tensors[t];
+        float *p = params + pt->offset;
+        uint32_t stream = draw * 256u + (uint32_t)t;
+        float bound = 1.0f / sqrtf((float)pt->fan_in);
+        switch (pt->kind) {
+        case FPT_PARAM_CONV_W:
+            // kaiming_normal_(mode="fan_out", nonlinearity="relu"): std = sqrt(2 / fan_out)
+            fpt_rng_fill_normal(seed, FPT_RNG_INIT, stream, p, pt->size, 0.0f,
+                                sqrtf(2.0f / (float)pt->fan_out));
+            break;
+        case FPT_PARAM_BN_W:
+            for (size_t i = 0; i < pt->size; i++) p[i] = 1.0f;
+            break;
+        case FPT_PARAM_BN_B:
+            memset(p, 0, sizeof(float) * pt->size);
+            break;
+        case FPT_PARAM_FC_W:  // kaiming_uniform_(a=sqrt(5)) reduces to U(-1/sqrt(fan_in), ..)
+        case FPT_PARAM_FC_B:
+            fpt_rng_fill_uniform(seed, FPT_RNG_INIT, stream, p, pt->size, -bound, bound);
+            break;
+        }
+    }
+}
+
+static void for_each_bn(const fpt_resnet *m, void (*fn)(const fpt_convbn *, float *), float *b) {
+    fn(&m->stem, b);
+    for (int i = 0; i < 8; i++) {
+        fn(&m->blocks[i].c1, b);
+        fn(&m->blocks[i].c2, b);
+        if (m->blocks[i].has_proj) fn(&m->blocks[i].proj, b);
+    }
+}
+
+static void reset_running(const fpt_convbn *cb, float *buffers) {
+    float *r = buffers + cb->running;
+    int C = cb->s.cout;
+    for (int c = 0; c < C; c++) {
+        r[c] = 0.0f;       // running_mean
+        r[C + c] = 1.0f;   // running_var
+    }
+}
+
+void fpt_resnet_init_buffers(const fpt_resnet *m, float *buffers) {
+    for_each_bn(m, reset_running, buffers);
+}
+
+// ---- per-batch memory -------------------------------------------------------
+
+// Lays out every activation of a batch of N in one arena (or, with base ==
+// NULL, just counts the floats needed).
+static size_t place_activations(fpt_resnet *m, int N, float *base) {
+    size_t used = 0;
+#define TAKE(ptr, n)                                  \
+    do {                                              \
+        if (base) (ptr) = base + used;                \
+        used += ((size_t)(n) + 15) & ~(size_t)15;     \
+    } while (0)
+    const size_t hw = (size_t)m->image_hw * m->image_hw;
+    size_t largest = (size_t)3 * N * hw;
+    TAKE(m->x, 3 * N * hw);
+    TAKE(m->z0, (size_t)m->width * N * hw);
+    TAKE(m->a0, (size_t)m->width * N * hw);
+    for (int i = 0; i < 8; i++) {
+        fpt_block *b = &m->blocks[i];
+        size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
+        size_t nin = (size_t)b->cin * N * b->h_in * b->h_in;
+        if (n > largest) largest = n;
+        if (nin > largest) largest = nin;
+        TAKE(b->z1, n);
+        TAKE(b->a1, n);
+        TAKE(b->z2, n);
+        if (b->has_proj) TAKE(b->zs, n); else b->zs = NULL;
+        TAKE(b->out, n);
+    }
+    TAKE(m->bn_save, 2 * m->n_bn_channels);
+    TAKE(m->pooled, (size_t)N * m->fc_in);
+    TAKE(m->dpooled, (size_t)N * m->fc_in);
+    TAKE(m->logits, (size_t)N * m->num_classes);
+    TAKE(m->dlogits, (size_t)N * m->num_classes);
+    for (int i = 0; i < 4; i++) TAKE(m->g[i], largest);
+#undef TAKE
+    return used;
+}
+
+static int ensure_batch(fpt_resnet *m, int N, fpt_err *err) {
+    if (N < 1) return fpt_fail(err, "batch size %d must be at least 1", N);
+    if (N <= m->batch_cap) {
+        place_activations(m, N, m->act_arena);  // re-point for this N inside the arena
+        m->batch = N;
+        return 0;
+    }
+    free_batch(m);
+    size_t floats = place_activations(m, N, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "activations for batch %d", N);
+    m->act_arena = fpt_calloc(floats, sizeof(float), what, err);
+    if (!m->act_arena) return -1;
+    place_activations(m, N, m->act_arena);
+    // im2col workspace: the budget, but never less than one image of the
+    // largest convolution (the stem and stage 1: 9*w rows x hw*hw columns).
+    size_t one = (size_t)9 * m->width * m->image_hw * m->image_hw;
+    size_t cap = m->ws_floats > one ? m->ws_floats : one;
+    size_t need = one * (size_t)N;   // no point in more than the whole batch
+    if (cap > need) cap = need;
+    m->ws.cap = cap;
+    m->ws.col = fpt_calloc(cap, sizeof(float), "im2col workspace", err);
+    m->ws.dcol = m->ws.col ? fpt_calloc(cap, sizeof(float), "im2col workspace", err) : NULL;
+    if (!m->ws.dcol) {
+        free_batch(m);
+        return -1;
+    }
+    m->batch_cap = m->batch = N;
+    return 0;
+}
+
+// ---- timed layer calls --------------------------------------------------------
+
+#define TIMED(kind, fl, ...)                                           \
+    do {                                                               \
+        double t0_ = fpt_prof_global.enabled ? fpt_now() : 0.0;        \
+        __VA_ARGS__;                                                   \
+        if (fpt_prof_global.enabled) {                                 \
+            fpt_prof_global.seconds[kind] += fpt_now() - t0_;          \
+            fpt_prof_global.flops[kind] += (fl);                       \
+        }                                                              \
+    } while (0)
+
+static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
+    return 2.0 * s->cout * s->cin * s->k * s->k * (double)N * h_out * h_out;
+}
+
+// conv -> BN (train or eval) from x (cin, N, h, h) into z (pre-BN) and y.
+static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
+                           float *z, float *y, int train) {
+    const int N = m->batch, h_out = h_in / cb->s.stride;
+    const size_t M = (size_t)N * h_out * h_out;
+    const float *p = m->params;
+    TIMED(FPT_PROF_CONV_FWD, conv_flops(&cb->s, N, h_out),
+          fpt_conv2d_forward(&cb->s, N, h_in, h_in, x, p + cb->w, z, &m->ws));
+    float *save = m->bn_save + cb->save;
+    TIMED(FPT_PROF_BN, 0.0,
+          if (train) fpt_bn_forward_train(cb->s.cout, M, z, p + cb->gamma, p + cb->beta,
+                                          m->buffers + cb->running, save, save + cb->s.cout, y);
+          else fpt_bn_forward_eval(cb->s.cout, M, z, p + cb->gamma, p + cb->beta,
+                                   m->buffers + cb->running, y));
+}
+
+// Backward through BN then conv: dy (cout, N, h_out, h_out) is the gradient
+// at the BN output; `tmp` receives the gradient at the conv output (may be
+// dy itself); dx (may be NULL) the gradient at the conv input x.
+static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
+                            const float *z, const float *dy, float *tmp, float *dx) {
+    const int N = m->batch, h_out = h_in / cb->s.stride;
+    const size_t M = (size_t)N * h_out * h_out;
+    const float *p = m->params;
+    float *g = m->grads;
+    const float *save = m->bn_save + cb->save;
+    TIMED(FPT_PROF_BN, 0.0,
+          fpt_bn_backward(cb->s.cout, M, z, p + cb->gamma, save, save + cb->s.cout, dy, tmp,
+                          g + cb->gamma, g + cb->beta));
+    TIMED(FPT_PROF_CONV_BWD, 2.0 * conv_flops(&cb->s, N, h_out) * (dx ? 1.0 : 0.5),
+          fpt_conv2d_backward(&cb->s, N, h_in, h_in, x, p + cb->w, tmp, dx, g + cb->w, &m->ws));
+}
+
+// ---- forward and backward ------------------------------------------------------
+
+int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err) {
+    if (ensure_batch(m, N, err) != 0) return -1;
+    const int hw = m->image_hw;
+    TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, 3, hw * hw));
+
+    convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train);
+    size_t n0 = (size_t)m->width * N * hw * hw;
+    TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n0, m->a0, m->a0));
+
+    const float *cur = m->a0;
+    for (int i = 0; i < 8; i++) {
+        fpt_block *b = &m->blocks[i];
+        const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
+        convbn_forward(m, &b->c1, b->h_in, cur, b->z1, b->a1, train);
+        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n, b->a1, b->a1));
+        convbn_forward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, train);
+        if (b->has_proj) {
+            convbn_forward(m, &b->proj, b->h_in, cur, b->zs, m->g[0], train);
+            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(n, b->out, m->g[0]));
+        } else {
+            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(n, b->out, cur));
+        }
+        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n, b->out, b->out));
+        cur = b->out;
+    }
+    const fpt_block *last = &m->blocks[7];
+    const int hw_last = last->h_out * last->h_out;
+    const float *p = m->params;
+    TIMED(FPT_PROF_HEAD, 2.0 * N * m->fc_in * m->num_classes,
+          fpt_avgpool_forward(m->fc_in, N, hw_last, cur, m->pooled);
+          fpt_linear_forward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, p + m->fc_b,
+                             m->logits));
+    return 0;
+}
+
+double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
+    const int N = m->batch;
+    const float *p = m->params;
+    float *g = m->grads;
+    float *P = m->g[0], *Q = m->g[1], *R = m->g[2], *S = m->g[3];
+    const fpt_block *last = &m->blocks[7];
+    const int hw_last = last->h_out * last->h_out;
+    double loss;
+
+    TIMED(FPT_PROF_HEAD, 4.0 * N * m->fc_in * m->num_classes,
+          loss = fpt_softmax_xent(N, m->num_classes, m->logits, labels, m->dlogits, correct);
+          fpt_linear_backward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, m->dlogits,
+                              m->dpooled, g + m->fc_w, g + m->fc_b);
+          fpt_avgpool_backward(m->fc_in, N, hw_last, m->dpooled, P));
+
+    // P holds the gradient at the current block's output.  Buffers: Q and R
+    // for gradients inside the block, S for the gradient at the block input.
+    for (int i = 7; i >= 0; i--) {
+        const fpt_block *b = &m->blocks[i];
+        const float *in = i > 0 ? m->blocks[i - 1].out : m->a0;
+        const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
+        const size_t nin = (size_t)b->cin * N * b->h_in * b->h_in;
+        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_backward(n, b->out, P, P));
+        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, P, Q, R);
+        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_backward(n, b->a1, R, R));
+        convbn_backward(m, &b->c1, b->h_in, in, b->z1, R, R, S);
+        if (b->has_proj) {
+            convbn_backward(m, &b->proj, b->h_in, in, b->zs, P, Q, R);
+            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(nin, S, R));
+        } else {
+            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(nin, S, P));
+        }
+        float *t = P; P = S; S = t;
+    }
+    const int hw = m->image_hw;
+    TIMED(FPT_PROF_ELEMWISE, 0.0,
+          fpt_relu_backward((size_t)m->width * N * hw * hw, m->a0, P, P));
+    convbn_backward(m, &m->stem, hw, m->x, m->z0, P, P, NULL);
+    return loss;
+}
+
+double fpt_resnet_forward_flops(const fpt_resnet *m) {
+    double f = conv_flops(&m->stem.s, 1, m->image_hw);
+    for (int i = 0; i < 8; i++) {
+        const fpt_block *b = &m->blocks[i];
+        f += conv_flops(&b->c1.s, 1, b->h_out) + conv_flops(&b->c2.s, 1, b->h_out);
+        if (b->has_proj) f += conv_flops(&b->proj.s, 1, b->h_out);
+    }
+    return f + 2.0 * m->fc_in * m->num_classes;
+}

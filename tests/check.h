@@ -1,0 +1,12 @@
+// check.h — comparison helpers shared by the tests.
+#ifndef FPT_CHECK_H
+#define FPT_CHECK_H
+
+#include <stddef.h>
+
+// max_i |got_i - want_i| / max(max_i |want_i|, floor): the error relative to
+// the scale of the reference tensor.  Element-wise relative error is the
+// wrong measure for gradients, whose small entries come from cancellation.
+double rel_err_inf(const float *got, const double *want, size_t n, double floor);
+
+#endif
