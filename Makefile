@@ -22,7 +22,7 @@ CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion)
 CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon $(BLAS_CFLAGS)
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
 LDLIBS   = $(BLAS_LIBS) -lm
 LDFLAGS  = -fopenmp $(SAN)
