@@ -40,7 +40,7 @@ static int int_opt(const char *name, const char *val, long lo, long hi, long *ou
 
 static int cmd_demo(int argc, char **argv, fpt_err *err) {
     fpt_demo_options o = {.width = 8, .epochs = 4, .batch = 32, .n_train = 1024,
-                          .n_test = 512, .lr = 0.02, .signal = 0.06f, .seed = 1};
+                          .n_test = 512, .lr = 0.02, .signal = 0.3f, .seed = 1};
     long threads = 2, v;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config make
-      libopenblas-dev libsqlite3-dev sqlite3
+      libopenblas-openmp-dev libsqlite3-dev sqlite3
       openmpi-bin libopenmpi-dev
       libcriterion-dev libinih-dev
       gnuplot-nox)

@@ -50,7 +50,13 @@ int fpt_demo_run(const fpt_demo_options *o, FILE *out, fpt_err *err) {
         fpt_sgd_create(&opt, m->n_params, 0.9, 5e-4, err))
         goto done;
 
-    fpt_rng_fill_normal(o->seed, FPT_RNG_DATASET, 0xFFFFF, templates, (size_t)10 * PIX, 0, 1);
+    float coarse[10 * 3 * 8 * 8];   // (class, channel, 8, 8)
+    fpt_rng_fill_normal(o->seed, FPT_RNG_DATASET, 0xFFFFF, coarse, sizeof coarse / sizeof *coarse,
+                        0, 1);
+    for (int c = 0; c < 10 * 3; c++)
+        for (int i = 0; i < HW; i++)
+            for (int j = 0; j < HW; j++)
+                templates[(size_t)c * HW * HW + i * HW + j] = coarse[c * 64 + (i / 4) * 8 + j / 4];
     make_split(templates, n_train, 1, o->signal, o->seed, xtr, ytr);
     make_split(templates, n_test, 2, o->signal, o->seed, xte, yte);
     fpt_resnet_init_params(m, o->seed, 0, m->params);
