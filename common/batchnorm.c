@@ -9,13 +9,24 @@
 
 #include <math.h>
 
+// y = x * scale + bias over one channel, optionally followed by ReLU.
+static inline void apply(size_t M, const float *x, float scale, float bias, int relu, float *y) {
+    if (relu) {
+        for (size_t i = 0; i < M; i++) {
+            float v = x[i] * scale + bias;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (size_t i = 0; i < M; i++) y[i] = x[i] * scale + bias;
+    }
+}
+
 static inline double unbiased(double var, size_t M) {
     return M > 1 ? var * (double)M / (double)(M - 1) : var;
 }
 
-void fpt_bn_forward_train(int C, size_t M, const float *x, const float *gamma,
-                          const float *beta, float *running, float *save_mean,
-                          float *save_invstd, float *y) {
+static void bn_train(int C, size_t M, const float *x, const float *gamma, const float *beta,
+                     float *running, float *save_mean, float *save_invstd, float *y, int relu) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * M;
@@ -40,47 +51,94 @@ void fpt_bn_forward_train(int C, size_t M, const float *x, const float *gamma,
                                  FPT_BN_MOMENTUM * unbiased(var, M));
         const float scale = (float)(gamma[c] * invstd);
         const float bias = (float)(beta[c] - mean * gamma[c] * invstd);
-        for (size_t i = 0; i < M; i++) yc[i] = xc[i] * scale + bias;
+        apply(M, xc, scale, bias, relu, yc);
     }
 }
 
-void fpt_bn_forward_eval(int C, size_t M, const float *x, const float *gamma,
-                         const float *beta, const float *running, float *y) {
+void fpt_bn_forward_train(int C, size_t M, const float *x, const float *gamma,
+                          const float *beta, float *running, float *save_mean,
+                          float *save_invstd, float *y) {
+    bn_train(C, M, x, gamma, beta, running, save_mean, save_invstd, y, 0);
+}
+
+void fpt_bn_relu_forward_train(int C, size_t M, const float *x, const float *gamma,
+                               const float *beta, float *running, float *save_mean,
+                               float *save_invstd, float *y) {
+    bn_train(C, M, x, gamma, beta, running, save_mean, save_invstd, y, 1);
+}
+
+static void bn_eval(int C, size_t M, const float *x, const float *gamma, const float *beta,
+                    const float *running, float *y, int relu) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double invstd = 1.0 / sqrt((double)running[C + c] + FPT_BN_EPS);
         const float scale = (float)(gamma[c] * invstd);
         const float bias = (float)(beta[c] - running[c] * gamma[c] * invstd);
-        const float *xc = x + (size_t)c * M;
-        float *yc = y + (size_t)c * M;
-        for (size_t i = 0; i < M; i++) yc[i] = xc[i] * scale + bias;
+        apply(M, x + (size_t)c * M, scale, bias, relu, y + (size_t)c * M);
     }
+}
+
+void fpt_bn_forward_eval(int C, size_t M, const float *x, const float *gamma,
+                         const float *beta, const float *running, float *y) {
+    bn_eval(C, M, x, gamma, beta, running, y, 0);
+}
+
+void fpt_bn_relu_forward_eval(int C, size_t M, const float *x, const float *gamma,
+                              const float *beta, const float *running, float *y) {
+    bn_eval(C, M, x, gamma, beta, running, y, 1);
 }
 
 // With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
 //   dbeta  = sum dy,   dgamma = sum dy * xhat,
 //   dx     = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
-void fpt_bn_backward(int C, size_t M, const float *x, const float *gamma,
-                     const float *save_mean, const float *save_invstd,
-                     const float *dy, float *dx, float *dgamma, float *dbeta) {
+// mask (may be NULL): the ReLU output; where it is 0 the incoming gradient
+// is 0 (the ReLU's backward, folded in).
+static void bn_backward(int C, size_t M, const float *x, const float *mask, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const float *dy,
+                        float *dx, float *dgamma, float *dbeta) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * M, *dyc = dy + (size_t)c * M;
+        const float *mc = mask ? mask + (size_t)c * M : NULL;
         float *dxc = dx + (size_t)c * M;
         const float mean = save_mean[c], invstd = save_invstd[c];
         double sdy = 0.0, sdyx = 0.0;
-        for (size_t i = 0; i < M; i++) {
-            sdy += dyc[i];
-            sdyx += (double)dyc[i] * (double)(xc[i] - mean);
+        if (mc) {
+            for (size_t i = 0; i < M; i++) {
+                float g = mc[i] > 0.0f ? dyc[i] : 0.0f;
+                sdy += g;
+                sdyx += (double)g * (double)(xc[i] - mean);
+            }
+        } else {
+            for (size_t i = 0; i < M; i++) {
+                sdy += dyc[i];
+                sdyx += (double)dyc[i] * (double)(xc[i] - mean);
+            }
         }
         dbeta[c] = (float)sdy;
         dgamma[c] = (float)(sdyx * invstd);
         const float k = gamma[c] * invstd;
         const float a = (float)(sdy / (double)M);
         const float b = (float)(sdyx * invstd * invstd / (double)M);  // dgamma/M * invstd
-        for (size_t i = 0; i < M; i++)
-            dxc[i] = k * (dyc[i] - a - (xc[i] - mean) * b);
+        if (mc) {
+            for (size_t i = 0; i < M; i++)
+                dxc[i] = k * ((mc[i] > 0.0f ? dyc[i] : 0.0f) - a - (xc[i] - mean) * b);
+        } else {
+            for (size_t i = 0; i < M; i++) dxc[i] = k * (dyc[i] - a - (xc[i] - mean) * b);
+        }
     }
+}
+
+void fpt_bn_backward(int C, size_t M, const float *x, const float *gamma,
+                     const float *save_mean, const float *save_invstd,
+                     const float *dy, float *dx, float *dgamma, float *dbeta) {
+    bn_backward(C, M, x, NULL, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+}
+
+void fpt_bn_relu_backward(int C, size_t M, const float *x, const float *relu_out,
+                          const float *gamma, const float *save_mean, const float *save_invstd,
+                          const float *dy, float *dx, float *dgamma, float *dbeta) {
+    bn_backward(C, M, x, relu_out, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
 
 // ---- references: two passes, everything in double --------------------------

@@ -6,10 +6,20 @@
 //   col (Cin*K*K, n*Ho*Wo) for a chunk of n images: row r = (ci, kh, kw),
 //   column (image, oh, ow).  Then  y[:, chunk] = w (Cout x CKK) . col.
 #include "layers.h"
+#include "prof.h"
 
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+
+// Time spent moving data (not multiplying) inside a convolution, for the
+// benchmark's profile.
+#define PROF_IM2COL(call)                                                            \
+    do {                                                                             \
+        double t0_ = fpt_prof_global.enabled ? fpt_now() : 0.0;                      \
+        call;                                                                        \
+        if (fpt_prof_global.enabled) fpt_prof_global.seconds[FPT_PROF_IM2COL] += fpt_now() - t0_; \
+    } while (0)
 
 // Images per chunk: as many as fit in the workspace (at least one; the model
 // sizes the workspace for one image of its largest layer).
@@ -59,14 +69,17 @@ static void im2col(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
 
 // dx images [n0, n0+nb) <- sum over the window positions of dcol.  Split over
 // input channels: each channel's sum runs in a fixed order on one thread.
+// Starts from dx_add (may be NULL, or alias dx) instead of zero.
 static void col2im(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
-                   const float *dcol, int n0, int nb, float *dx) {
+                   const float *dcol, int n0, int nb, float *dx, const float *dx_add) {
     const int K = s->k, st = s->stride, pad = s->pad;
     const size_t cols = (size_t)nb * Ho * Wo;
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < s->cin; c++) {
         float *dxc = dx + ((size_t)c * N + n0) * H * W;
-        memset(dxc, 0, sizeof(float) * (size_t)nb * H * W);
+        const size_t plane = (size_t)nb * H * W;
+        if (!dx_add) memset(dxc, 0, sizeof(float) * plane);
+        else if (dx_add != dx) memcpy(dxc, dx_add + ((size_t)c * N + n0) * H * W, sizeof(float) * plane);
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 const float *src = dcol + (size_t)((c * K + kh) * K + kw) * cols;
@@ -95,7 +108,7 @@ void fpt_conv2d_forward(const fpt_conv_shape *s, int N, int H, int W,
     for (int n0 = 0; n0 < N; n0 += nb) {
         const int cnt = N - n0 < nb ? N - n0 : nb;
         const int cols = (int)(cnt * hwo);
-        im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col);
+        PROF_IM2COL(im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, cols, rows,
                     1.0f, w, rows, ws->col, cols, 0.0f, y + n0 * hwo, (int)ldy);
     }
@@ -104,6 +117,12 @@ void fpt_conv2d_forward(const fpt_conv_shape *s, int N, int H, int W,
 void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
                          const float *x, const float *w, const float *dy,
                          float *dx, float *dw, fpt_conv_ws *ws) {
+    fpt_conv2d_backward_residual(s, N, H, W, x, w, dy, dx, NULL, dw, ws);
+}
+
+void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
+                                  const float *x, const float *w, const float *dy,
+                                  float *dx, const float *dx_add, float *dw, fpt_conv_ws *ws) {
     const int Ho = fpt_conv_out_size(H, s->k, s->stride, s->pad);
     const int Wo = fpt_conv_out_size(W, s->k, s->stride, s->pad);
     const size_t hwo = (size_t)Ho * Wo, ldy = (size_t)N * hwo;
@@ -112,7 +131,7 @@ void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
     for (int n0 = 0; n0 < N; n0 += nb) {
         const int cnt = N - n0 < nb ? N - n0 : nb;
         const int cols = (int)(cnt * hwo);
-        im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col);
+        PROF_IM2COL(im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col));
         // dw (Cout x CKK) (+)= dy[:, chunk] (Cout x cols) . col^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, rows, cols,
                     1.0f, dy + n0 * hwo, (int)ldy, ws->col, cols,
@@ -121,7 +140,7 @@ void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
             // dcol (CKK x cols) = w^T (CKK x Cout) . dy[:, chunk]
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, s->cout,
                         1.0f, w, rows, dy + n0 * hwo, (int)ldy, 0.0f, ws->dcol, cols);
-            col2im(s, N, H, W, Ho, Wo, ws->dcol, n0, cnt, dx);
+            PROF_IM2COL(col2im(s, N, H, W, Ho, Wo, ws->dcol, n0, cnt, dx, dx_add));
         }
     }
 }

@@ -25,3 +25,11 @@ void fpt_add_inplace(size_t n, float *y, const float *x) {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+void fpt_add_relu_inplace(size_t n, float *y, const float *x) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = y[i] + x[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}

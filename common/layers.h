@@ -51,6 +51,12 @@ void fpt_conv2d_forward(const fpt_conv_shape *s, int N, int H, int W,
 void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
                          const float *x, const float *w, const float *dy,
                          float *dx, float *dw, fpt_conv_ws *ws);
+// The same, plus a residual: dx = (gradient at x) + dx_add, where dx_add
+// (Cin, N, H, W) may alias dx.  Saves the separate pass that adds the
+// shortcut's gradient in a residual block.
+void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
+                                  const float *x, const float *w, const float *dy,
+                                  float *dx, const float *dx_add, float *dw, fpt_conv_ws *ws);
 // Direct-loop references with the same contracts (no workspace).
 void fpt_conv2d_forward_ref(const fpt_conv_shape *s, int N, int H, int W,
                             const float *x, const float *w, float *y);
@@ -76,6 +82,19 @@ void fpt_bn_forward_eval(int C, size_t M, const float *x, const float *gamma,
 void fpt_bn_backward(int C, size_t M, const float *x, const float *gamma,
                      const float *save_mean, const float *save_invstd,
                      const float *dy, float *dx, float *dgamma, float *dbeta);
+// Fused BN then ReLU (y = max(0, BN(x))): one pass instead of two.  The
+// reference is fpt_bn_forward_*_ref followed by fpt_relu_forward.
+void fpt_bn_relu_forward_train(int C, size_t M, const float *x, const float *gamma,
+                               const float *beta, float *running, float *save_mean,
+                               float *save_invstd, float *y);
+void fpt_bn_relu_forward_eval(int C, size_t M, const float *x, const float *gamma,
+                              const float *beta, const float *running, float *y);
+// Backward through ReLU then BN: as fpt_bn_backward with dy replaced by
+// dy * (relu_out > 0), relu_out being the fused forward's output.  dx may
+// alias dy.
+void fpt_bn_relu_backward(int C, size_t M, const float *x, const float *relu_out,
+                          const float *gamma, const float *save_mean, const float *save_invstd,
+                          const float *dy, float *dx, float *dgamma, float *dbeta);
 void fpt_bn_forward_train_ref(int C, size_t M, const float *x, const float *gamma,
                               const float *beta, float *running, float *save_mean,
                               float *save_invstd, float *y);
@@ -88,6 +107,7 @@ void fpt_relu_forward(size_t n, const float *x, float *y);          // y may ali
 // Uses the forward OUTPUT y (y > 0 <=> x > 0); dx may alias dy.
 void fpt_relu_backward(size_t n, const float *y, const float *dy, float *dx);
 void fpt_add_inplace(size_t n, float *y, const float *x);          // y += x
+void fpt_add_relu_inplace(size_t n, float *y, const float *x);     // y = max(0, y + x)
 
 // ---- global average pool ----------------------------------------------------
 // x: (C, N, HW) -> y: (N, C)

@@ -7,7 +7,9 @@
 
 enum fpt_prof_kind {
     FPT_PROF_CONV_FWD, FPT_PROF_CONV_BWD, FPT_PROF_BN, FPT_PROF_ELEMWISE,
-    FPT_PROF_HEAD, FPT_PROF_SGD, FPT_PROF_KINDS
+    FPT_PROF_HEAD, FPT_PROF_SGD,
+    FPT_PROF_IM2COL,   // part of the conv times above: im2col and col2im only
+    FPT_PROF_KINDS
 };
 
 typedef struct fpt_prof {

@@ -99,7 +99,7 @@ int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw
                          num_classes);
     m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, (size_t)num_classes, cin, num_classes);
     m->n_bn_channels = L.bn_save;
-    m->ws_floats = (size_t)16 << 20;  // 64 MiB per im2col buffer; see fpt_resnet_forward
+    m->ws_floats = (size_t)4 << 20;   // 16 MiB per im2col buffer (larger chunks measured no faster)
 
     m->params = fpt_calloc(m->n_params, sizeof(float), "parameters", err);
     m->grads = m->params ? fpt_calloc(m->n_params, sizeof(float), "gradients", err) : NULL;
@@ -218,6 +218,11 @@ static size_t place_activations(fpt_resnet *m, int N, float *base) {
     return used;
 }
 
+// Floats of one image's im2col matrix: (cin*k*k) x (h_out*h_out).
+static size_t conv_cols_per_image(const fpt_conv_shape *s, int h_out) {
+    return (size_t)s->cin * s->k * s->k * h_out * h_out;
+}
+
 static int ensure_batch(fpt_resnet *m, int N, fpt_err *err) {
     if (N < 1) return fpt_fail(err, "batch size %d must be at least 1", N);
     if (N <= m->batch_cap) {
@@ -233,10 +238,20 @@ static int ensure_batch(fpt_resnet *m, int N, fpt_err *err) {
     if (!m->act_arena) return -1;
     place_activations(m, N, m->act_arena);
     // im2col workspace: the budget, but never less than one image of the
-    // largest convolution (the stem and stage 1: 9*w rows x hw*hw columns).
-    size_t one = (size_t)9 * m->width * m->image_hw * m->image_hw;
+    // largest convolution (its cin*k*k rows x h_out^2 columns), and no more
+    // than the whole batch of it.
+    size_t one = conv_cols_per_image(&m->stem.s, m->image_hw);
+    for (int i = 0; i < 8; i++) {
+        const fpt_block *b = &m->blocks[i];
+        size_t c1 = conv_cols_per_image(&b->c1.s, b->h_out);
+        size_t c2 = conv_cols_per_image(&b->c2.s, b->h_out);
+        size_t cp = b->has_proj ? conv_cols_per_image(&b->proj.s, b->h_out) : 0;
+        if (c1 > one) one = c1;
+        if (c2 > one) one = c2;
+        if (cp > one) one = cp;
+    }
     size_t cap = m->ws_floats > one ? m->ws_floats : one;
-    size_t need = one * (size_t)N;   // no point in more than the whole batch
+    size_t need = one * (size_t)N;
     if (cap > need) cap = need;
     m->ws.cap = cap;
     m->ws.col = fpt_calloc(cap, sizeof(float), "im2col workspace", err);
@@ -265,37 +280,44 @@ static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
     return 2.0 * s->cout * s->cin * s->k * s->k * (double)N * h_out * h_out;
 }
 
-// conv -> BN (train or eval) from x (cin, N, h, h) into z (pre-BN) and y.
+// conv -> BN (train or eval) [-> ReLU] from x (cin, N, h, h) into z (the
+// conv output, kept for backward) and y.
 static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
-                           float *z, float *y, int train) {
-    const int N = m->batch, h_out = h_in / cb->s.stride;
+                           float *z, float *y, int train, int relu) {
+    const int N = m->batch, h_out = h_in / cb->s.stride, C = cb->s.cout;
     const size_t M = (size_t)N * h_out * h_out;
-    const float *p = m->params;
+    const float *p = m->params, *gamma = p + cb->gamma, *beta = p + cb->beta;
+    float *run = m->buffers + cb->running, *save = m->bn_save + cb->save;
     TIMED(FPT_PROF_CONV_FWD, conv_flops(&cb->s, N, h_out),
           fpt_conv2d_forward(&cb->s, N, h_in, h_in, x, p + cb->w, z, &m->ws));
-    float *save = m->bn_save + cb->save;
     TIMED(FPT_PROF_BN, 0.0,
-          if (train) fpt_bn_forward_train(cb->s.cout, M, z, p + cb->gamma, p + cb->beta,
-                                          m->buffers + cb->running, save, save + cb->s.cout, y);
-          else fpt_bn_forward_eval(cb->s.cout, M, z, p + cb->gamma, p + cb->beta,
-                                   m->buffers + cb->running, y));
+          if (train && relu) fpt_bn_relu_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
+          else if (train) fpt_bn_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
+          else if (relu) fpt_bn_relu_forward_eval(C, M, z, gamma, beta, run, y);
+          else fpt_bn_forward_eval(C, M, z, gamma, beta, run, y));
 }
 
-// Backward through BN then conv: dy (cout, N, h_out, h_out) is the gradient
-// at the BN output; `tmp` receives the gradient at the conv output (may be
-// dy itself); dx (may be NULL) the gradient at the conv input x.
+// Backward through [ReLU ->] BN -> conv.  dy (cout, N, h_out, h_out) is the
+// gradient at the block's output y; relu_out is y when a ReLU followed the
+// BN (NULL otherwise); `tmp` receives the gradient at the conv output (may
+// be dy itself); dx (may be NULL: the stem) the gradient at the conv input,
+// plus dx_add when that is not NULL (the residual; may alias dx).
 static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
-                            const float *z, const float *dy, float *tmp, float *dx) {
-    const int N = m->batch, h_out = h_in / cb->s.stride;
+                            const float *z, const float *relu_out, const float *dy, float *tmp,
+                            float *dx, const float *dx_add) {
+    const int N = m->batch, h_out = h_in / cb->s.stride, C = cb->s.cout;
     const size_t M = (size_t)N * h_out * h_out;
     const float *p = m->params;
     float *g = m->grads;
     const float *save = m->bn_save + cb->save;
     TIMED(FPT_PROF_BN, 0.0,
-          fpt_bn_backward(cb->s.cout, M, z, p + cb->gamma, save, save + cb->s.cout, dy, tmp,
-                          g + cb->gamma, g + cb->beta));
+          if (relu_out) fpt_bn_relu_backward(C, M, z, relu_out, p + cb->gamma, save, save + C, dy,
+                                             tmp, g + cb->gamma, g + cb->beta);
+          else fpt_bn_backward(C, M, z, p + cb->gamma, save, save + C, dy, tmp, g + cb->gamma,
+                               g + cb->beta));
     TIMED(FPT_PROF_CONV_BWD, 2.0 * conv_flops(&cb->s, N, h_out) * (dx ? 1.0 : 0.5),
-          fpt_conv2d_backward(&cb->s, N, h_in, h_in, x, p + cb->w, tmp, dx, g + cb->w, &m->ws));
+          fpt_conv2d_backward_residual(&cb->s, N, h_in, h_in, x, p + cb->w, tmp, dx, dx_add,
+                                       g + cb->w, &m->ws));
 }
 
 // ---- forward and backward ------------------------------------------------------
@@ -305,24 +327,20 @@ int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err 
     const int hw = m->image_hw;
     TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, 3, hw * hw));
 
-    convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train);
-    size_t n0 = (size_t)m->width * N * hw * hw;
-    TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n0, m->a0, m->a0));
+    convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train, 1);
 
     const float *cur = m->a0;
     for (int i = 0; i < 8; i++) {
         fpt_block *b = &m->blocks[i];
         const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
-        convbn_forward(m, &b->c1, b->h_in, cur, b->z1, b->a1, train);
-        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n, b->a1, b->a1));
-        convbn_forward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, train);
+        convbn_forward(m, &b->c1, b->h_in, cur, b->z1, b->a1, train, 1);
+        convbn_forward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, train, 0);
+        const float *shortcut = cur;
         if (b->has_proj) {
-            convbn_forward(m, &b->proj, b->h_in, cur, b->zs, m->g[0], train);
-            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(n, b->out, m->g[0]));
-        } else {
-            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(n, b->out, cur));
+            convbn_forward(m, &b->proj, b->h_in, cur, b->zs, m->g[0], train, 0);
+            shortcut = m->g[0];
         }
-        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_forward(n, b->out, b->out));
+        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_relu_inplace(n, b->out, shortcut));
         cur = b->out;
     }
     const fpt_block *last = &m->blocks[7];
@@ -356,23 +374,17 @@ double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
         const fpt_block *b = &m->blocks[i];
         const float *in = i > 0 ? m->blocks[i - 1].out : m->a0;
         const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
-        const size_t nin = (size_t)b->cin * N * b->h_in * b->h_in;
         TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_backward(n, b->out, P, P));
-        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, P, Q, R);
-        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_backward(n, b->a1, R, R));
-        convbn_backward(m, &b->c1, b->h_in, in, b->z1, R, R, S);
+        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, NULL, P, Q, R, NULL);
         if (b->has_proj) {
-            convbn_backward(m, &b->proj, b->h_in, in, b->zs, P, Q, R);
-            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(nin, S, R));
+            convbn_backward(m, &b->c1, b->h_in, in, b->z1, b->a1, R, R, S, NULL);
+            convbn_backward(m, &b->proj, b->h_in, in, b->zs, NULL, P, Q, S, S);
         } else {
-            TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_inplace(nin, S, P));
+            convbn_backward(m, &b->c1, b->h_in, in, b->z1, b->a1, R, R, S, P);
         }
         float *t = P; P = S; S = t;
     }
-    const int hw = m->image_hw;
-    TIMED(FPT_PROF_ELEMWISE, 0.0,
-          fpt_relu_backward((size_t)m->width * N * hw * hw, m->a0, P, P));
-    convbn_backward(m, &m->stem, hw, m->x, m->z0, P, P, NULL);
+    convbn_backward(m, &m->stem, m->image_hw, m->x, m->z0, m->a0, P, P, NULL, NULL);
     return loss;
 }
 

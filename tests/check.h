@@ -9,4 +9,11 @@
 // wrong measure for gradients, whose small entries come from cancellation.
 double rel_err_inf(const float *got, const double *want, size_t n, double floor);
 
+// The same with a float reference (e.g. a _ref kernel's output).
+double rel_err_inf_ff(const float *got, const float *want, size_t n, double floor);
+
+// Prints one line to stderr when FPT_TEST_VERBOSE is set in the environment:
+// the measured errors behind each tolerance, for re-tuning on new platforms.
+void measured(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif
