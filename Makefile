@@ -49,7 +49,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test test-asan bench demo clean
-all: $(BUILD)/fptfarm
+all: $(BUILD)/fptfarm $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)

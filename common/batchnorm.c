@@ -9,8 +9,42 @@
 
 #include <math.h>
 
+#include "simd.h"
+
+// Per-channel sums run in LANES independent double accumulators, combined in
+// a fixed order at the end (see channel_grad_sums).
+#define LANES 8
+
+// Sum and sum of squares of (x - shift) over one channel, in double: centred
+// on a sample so the variance below does not cancel catastrophically, and in
+// LANES independent accumulators (see channel_grad_sums).
+FPT_SIMD_CLONES
+static void channel_moments(size_t M, const float *x, float shift, double *s, double *ss) {
+    double sl[LANES] = {0}, ssl[LANES] = {0};
+    size_t i = 0;
+    for (; i + LANES <= M; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            double d = (double)(x[i + l] - shift);
+            sl[l] += d;
+            ssl[l] += d * d;
+        }
+    for (; i < M; i++) {
+        double d = (double)(x[i] - shift);
+        sl[0] += d;
+        ssl[0] += d * d;
+    }
+    double a = 0.0, b = 0.0;
+    for (int l = 0; l < LANES; l++) {
+        a += sl[l];
+        b += ssl[l];
+    }
+    *s = a;
+    *ss = b;
+}
+
 // y = x * scale + bias over one channel, optionally followed by ReLU.
-static inline void apply(size_t M, const float *x, float scale, float bias, int relu, float *y) {
+FPT_SIMD_CLONES
+static void apply(size_t M, const float *x, float scale, float bias, int relu, float *y) {
     if (relu) {
         for (size_t i = 0; i < M; i++) {
             float v = x[i] * scale + bias;
@@ -31,15 +65,9 @@ static void bn_train(int C, size_t M, const float *x, const float *gamma, const 
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * M;
         float *yc = y + (size_t)c * M;
-        // One pass for sum and sum of squares, in double, centred on the first
-        // element so the subtraction below does not cancel catastrophically.
-        const double shift = xc[0];
-        double s = 0.0, ss = 0.0;
-        for (size_t i = 0; i < M; i++) {
-            double d = (double)xc[i] - shift;
-            s += d;
-            ss += d * d;
-        }
+        double s, ss;
+        const float shift = xc[0];
+        channel_moments(M, xc, shift, &s, &ss);
         double mean = shift + s / (double)M;
         double var = ss / (double)M - (s / (double)M) * (s / (double)M);
         if (var < 0.0) var = 0.0;
@@ -91,53 +119,88 @@ void fpt_bn_relu_forward_eval(int C, size_t M, const float *x, const float *gamm
 // With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
 //   dbeta  = sum dy,   dgamma = sum dy * xhat,
 //   dx     = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
-// mask (may be NULL): the ReLU output; where it is 0 the incoming gradient
-// is 0 (the ReLU's backward, folded in).
-static void bn_backward(int C, size_t M, const float *x, const float *mask, const float *gamma,
-                        const float *save_mean, const float *save_invstd, const float *dy,
-                        float *dx, float *dgamma, float *dbeta) {
+// Why lanes: a single accumulator is one dependent chain of
+// additions (latency-bound, ~4 cycles per element); eight chains keep the
+// adders busy.  The order depends only on M, so results do not depend on the
+// thread count.
+// Sums of g and g * (x - mean) over one channel, g = dy masked by relu_out
+// (when not NULL: the ReLU's backward, also written back into dy).
+FPT_SIMD_CLONES
+static void channel_grad_sums(size_t M, const float *x, float mean, const float *relu_out,
+                              float *dy, double *sdy, double *sdyx) {
+    double a[LANES] = {0}, b[LANES] = {0};
+    size_t i = 0;
+    if (relu_out) {
+        for (; i + LANES <= M; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                float g = relu_out[i + l] > 0.0f ? dy[i + l] : 0.0f;
+                dy[i + l] = g;
+                a[l] += g;
+                b[l] += (double)g * (double)(x[i + l] - mean);
+            }
+        for (; i < M; i++) {
+            float g = relu_out[i] > 0.0f ? dy[i] : 0.0f;
+            dy[i] = g;
+            a[0] += g;
+            b[0] += (double)g * (double)(x[i] - mean);
+        }
+    } else {
+        for (; i + LANES <= M; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                a[l] += dy[i + l];
+                b[l] += (double)dy[i + l] * (double)(x[i + l] - mean);
+            }
+        for (; i < M; i++) {
+            a[0] += dy[i];
+            b[0] += (double)dy[i] * (double)(x[i] - mean);
+        }
+    }
+    double sa = 0.0, sb = 0.0;
+    for (int l = 0; l < LANES; l++) {
+        sa += a[l];
+        sb += b[l];
+    }
+    *sdy = sa;
+    *sdyx = sb;
+}
+
+// dx = k * (dy - a - (x - mean) * b) over one channel (dx may alias dy).
+FPT_SIMD_CLONES
+static void channel_grad_apply(size_t M, const float *x, const float *dy, float mean, float k,
+                               float a, float b, float *dx) {
+    for (size_t i = 0; i < M; i++) dx[i] = k * (dy[i] - a - (x[i] - mean) * b);
+}
+
+static void bn_backward(int C, size_t M, const float *x, const float *relu_out,
+                        const float *gamma, const float *save_mean, const float *save_invstd,
+                        float *dy, float *dx, float *dgamma, float *dbeta) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const float *xc = x + (size_t)c * M, *dyc = dy + (size_t)c * M;
-        const float *mc = mask ? mask + (size_t)c * M : NULL;
-        float *dxc = dx + (size_t)c * M;
+        const size_t off = (size_t)c * M;
+        const float *xc = x + off;
+        float *dyc = dy + off, *dxc = dx + off;
         const float mean = save_mean[c], invstd = save_invstd[c];
-        double sdy = 0.0, sdyx = 0.0;
-        if (mc) {
-            for (size_t i = 0; i < M; i++) {
-                float g = mc[i] > 0.0f ? dyc[i] : 0.0f;
-                sdy += g;
-                sdyx += (double)g * (double)(xc[i] - mean);
-            }
-        } else {
-            for (size_t i = 0; i < M; i++) {
-                sdy += dyc[i];
-                sdyx += (double)dyc[i] * (double)(xc[i] - mean);
-            }
-        }
+        double sdy, sdyx;
+        channel_grad_sums(M, xc, mean, relu_out ? relu_out + off : NULL, dyc, &sdy, &sdyx);
         dbeta[c] = (float)sdy;
         dgamma[c] = (float)(sdyx * invstd);
         const float k = gamma[c] * invstd;
         const float a = (float)(sdy / (double)M);
         const float b = (float)(sdyx * invstd * invstd / (double)M);  // dgamma/M * invstd
-        if (mc) {
-            for (size_t i = 0; i < M; i++)
-                dxc[i] = k * ((mc[i] > 0.0f ? dyc[i] : 0.0f) - a - (xc[i] - mean) * b);
-        } else {
-            for (size_t i = 0; i < M; i++) dxc[i] = k * (dyc[i] - a - (xc[i] - mean) * b);
-        }
+        channel_grad_apply(M, xc, dyc, mean, k, a, b, dxc);
     }
 }
 
 void fpt_bn_backward(int C, size_t M, const float *x, const float *gamma,
                      const float *save_mean, const float *save_invstd,
                      const float *dy, float *dx, float *dgamma, float *dbeta) {
-    bn_backward(C, M, x, NULL, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    // Without a mask dy is only read (the cast is safe: nothing writes it).
+    bn_backward(C, M, x, NULL, gamma, save_mean, save_invstd, (float *)dy, dx, dgamma, dbeta);
 }
 
 void fpt_bn_relu_backward(int C, size_t M, const float *x, const float *relu_out,
                           const float *gamma, const float *save_mean, const float *save_invstd,
-                          const float *dy, float *dx, float *dgamma, float *dbeta) {
+                          float *dy, float *dx, float *dgamma, float *dbeta) {
     bn_backward(C, M, x, relu_out, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
 

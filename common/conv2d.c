@@ -7,6 +7,7 @@
 //   column (image, oh, ow).  Then  y[:, chunk] = w (Cout x CKK) . col.
 #include "layers.h"
 #include "prof.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -69,6 +70,15 @@ static void im2col(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
 
 // dx images [n0, n0+nb) <- sum over the window positions of dcol.  Split over
 // input channels: each channel's sum runs in a fixed order on one thread.
+// d[j * stride] += s[j] for j < n: one output row of col2im.
+FPT_SIMD_CLONES
+static void add_row(int n, int stride, float *restrict d, const float *restrict s) {
+    if (stride == 1)
+        for (int j = 0; j < n; j++) d[j] += s[j];
+    else
+        for (int j = 0; j < n; j++) d[j * stride] += s[j];
+}
+
 // Starts from dx_add (may be NULL, or alias dx) instead of zero.
 static void col2im(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
                    const float *dcol, int n0, int nb, float *dx, const float *dx_add) {
@@ -92,7 +102,7 @@ static void col2im(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
                         if (ih < 0 || ih >= H) continue;
                         float *d = dxc + ((size_t)n * H + ih) * W;
                         const float *sr = src + ((size_t)n * Ho + oh) * Wo;
-                        for (int ow = lo; ow < hi; ow++) d[ow * st - pad + kw] += sr[ow];
+                        add_row(hi - lo, st, d + lo * st - pad + kw, sr + lo);
                     }
             }
     }

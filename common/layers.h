@@ -89,12 +89,13 @@ void fpt_bn_relu_forward_train(int C, size_t M, const float *x, const float *gam
                                float *save_invstd, float *y);
 void fpt_bn_relu_forward_eval(int C, size_t M, const float *x, const float *gamma,
                               const float *beta, const float *running, float *y);
-// Backward through ReLU then BN: as fpt_bn_backward with dy replaced by
-// dy * (relu_out > 0), relu_out being the fused forward's output.  dx may
-// alias dy.
+// Backward through ReLU then BN: first dy *= (relu_out > 0) IN PLACE (the
+// ReLU's backward; the caller may reuse the masked gradient, e.g. for a
+// residual shortcut), then fpt_bn_backward.  relu_out is the fused forward's
+// output.  dx may alias dy.
 void fpt_bn_relu_backward(int C, size_t M, const float *x, const float *relu_out,
                           const float *gamma, const float *save_mean, const float *save_invstd,
-                          const float *dy, float *dx, float *dgamma, float *dbeta);
+                          float *dy, float *dx, float *dgamma, float *dbeta);
 void fpt_bn_forward_train_ref(int C, size_t M, const float *x, const float *gamma,
                               const float *beta, float *running, float *save_mean,
                               float *save_invstd, float *y);

@@ -298,12 +298,12 @@ static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const 
 }
 
 // Backward through [ReLU ->] BN -> conv.  dy (cout, N, h_out, h_out) is the
-// gradient at the block's output y; relu_out is y when a ReLU followed the
-// BN (NULL otherwise); `tmp` receives the gradient at the conv output (may
+// gradient at the output y; relu_out is y when a ReLU followed (NULL
+// otherwise), in which case dy is masked in place; `tmp` receives the gradient at the conv output (may
 // be dy itself); dx (may be NULL: the stem) the gradient at the conv input,
 // plus dx_add when that is not NULL (the residual; may alias dx).
 static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
-                            const float *z, const float *relu_out, const float *dy, float *tmp,
+                            const float *z, const float *relu_out, float *dy, float *tmp,
                             float *dx, const float *dx_add) {
     const int N = m->batch, h_out = h_in / cb->s.stride, C = cb->s.cout;
     const size_t M = (size_t)N * h_out * h_out;
@@ -373,9 +373,9 @@ double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
     for (int i = 7; i >= 0; i--) {
         const fpt_block *b = &m->blocks[i];
         const float *in = i > 0 ? m->blocks[i - 1].out : m->a0;
-        const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
-        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_relu_backward(n, b->out, P, P));
-        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, NULL, P, Q, R, NULL);
+        // b->out = relu(bn2(z2) + shortcut): masking P in place gives the
+        // gradient at the sum, which feeds both bn2 and the shortcut.
+        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, P, Q, R, NULL);
         if (b->has_proj) {
             convbn_backward(m, &b->c1, b->h_in, in, b->z1, b->a1, R, R, S, NULL);
             convbn_backward(m, &b->proj, b->h_in, in, b->zs, NULL, P, Q, S, S);

@@ -541,6 +541,9 @@ Test(batchnorm, fused_relu_backward_matches_masked_reference) {
     fpt_bn_backward_ref(BN_C, BN_M, d.x, d.gamma, m, is, masked, dx_ref, dg_ref, db_ref);
     poison(dx, n);
     fpt_bn_relu_backward(BN_C, BN_M, d.x, out, d.gamma, m, is, d.dy, dx, dg, db);
+    // The incoming gradient is masked in place (the model reuses it for the
+    // residual shortcut): it must now equal the reference's masked dy.
+    cr_expect_eq(memcmp(d.dy, masked, sizeof(float) * n), 0, "dy not masked in place");
     double ex = rel_err_inf_ff(dx, dx_ref, n, 1e-30);
     double eg = rel_err_inf_ff(dg, dg_ref, BN_C, 1e-30);
     double eb = rel_err_inf_ff(db, db_ref, BN_C, 1e-30);
