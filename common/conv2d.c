@@ -32,44 +32,48 @@ static int chunk_images(size_t rows, size_t hwo, int N, size_t cap) {
     return (int)nb;
 }
 
-// col (CKK, nb*Ho*Wo) <- x images [n0, n0+nb), zero where the window pads.
-static void im2col(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
-                   const float *x, int n0, int nb, float *col) {
-    const int K = s->k, st = s->stride, pad = s->pad;
-    const int rows = s->cin * K * K;
-    const size_t cols = (size_t)nb * Ho * Wo;
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
-        float *dst = col + (size_t)r * cols;
-        // Output columns ow whose input column iw = ow*st - pad + kw is inside.
-        int lo = 0, hi = Wo;
-        while (lo < Wo && lo * st - pad + kw < 0) lo++;
-        while (hi > lo && (hi - 1) * st - pad + kw >= W) hi--;
-        for (int n = 0; n < nb; n++) {
-            const float *xp = x + ((size_t)c * N + n0 + n) * H * W;
-            for (int oh = 0; oh < Ho; oh++) {
-                float *d = dst + ((size_t)n * Ho + oh) * Wo;
-                const int ih = oh * st - pad + kh;
-                if (ih < 0 || ih >= H) {
-                    memset(d, 0, sizeof(float) * Wo);
-                    continue;
-                }
-                const float *xr = xp + (size_t)ih * W;
-                for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                if (st == 1) {
-                    memcpy(d + lo, xr + lo - pad + kw, sizeof(float) * (hi - lo));
-                } else {
-                    for (int ow = lo; ow < hi; ow++) d[ow] = xr[ow * st - pad + kw];
-                }
-                for (int ow = hi; ow < Wo; ow++) d[ow] = 0.0f;
+// One row r = (c, kh, kw) of the im2col matrix for images [n0, n0+nb):
+// dst (nb, Ho, Wo) <- the input plane of channel c shifted by (kh, kw),
+// zero where the window pads.
+FPT_SIMD_CLONES
+static void im2col_row(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
+                       const float *x, int n0, int nb, int c, int kh, int kw, float *dst) {
+    const int st = s->stride, pad = s->pad;
+    // Output columns ow whose input column iw = ow*st - pad + kw is inside.
+    int lo = 0, hi = Wo;
+    while (lo < Wo && lo * st - pad + kw < 0) lo++;
+    while (hi > lo && (hi - 1) * st - pad + kw >= W) hi--;
+    for (int n = 0; n < nb; n++) {
+        const float *xp = x + ((size_t)c * N + n0 + n) * H * W;
+        for (int oh = 0; oh < Ho; oh++) {
+            float *d = dst + ((size_t)n * Ho + oh) * Wo;
+            const int ih = oh * st - pad + kh;
+            if (ih < 0 || ih >= H) {
+                for (int ow = 0; ow < Wo; ow++) d[ow] = 0.0f;
+                continue;
             }
+            const float *xr = xp + (size_t)ih * W - pad + kw;
+            for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+            if (st == 1)
+                for (int ow = lo; ow < hi; ow++) d[ow] = xr[ow];
+            else
+                for (int ow = lo; ow < hi; ow++) d[ow] = xr[ow * st];
+            for (int ow = hi; ow < Wo; ow++) d[ow] = 0.0f;
         }
     }
 }
 
-// dx images [n0, n0+nb) <- sum over the window positions of dcol.  Split over
-// input channels: each channel's sum runs in a fixed order on one thread.
+// col (CKK, nb*Ho*Wo) <- x images [n0, n0+nb), one row per (c, kh, kw).
+static void im2col(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
+                   const float *x, int n0, int nb, float *col) {
+    const int K = s->k, rows = s->cin * K * K;
+    const size_t cols = (size_t)nb * Ho * Wo;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++)
+        im2col_row(s, N, H, W, Ho, Wo, x, n0, nb, r / (K * K), (r / K) % K, r % K,
+                   col + (size_t)r * cols);
+}
+
 // d[j * stride] += s[j] for j < n: one output row of col2im.
 FPT_SIMD_CLONES
 static void add_row(int n, int stride, float *restrict d, const float *restrict s) {
