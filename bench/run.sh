@@ -58,11 +58,4 @@ done
 echo
 echo "fptfarm by layer type, width 64, batch 128, 2 threads, training step"
 "$ours" --width 64 --batch 128 --threads 2 --mode train --steps "$steps" --profile 2>/dev/null |
-    "$py" -c '
-import json, sys
-d = json.load(sys.stdin)
-print(f"{\"layer type\":28s} {\"ms/step\":>8s} {\"GFLOP/step\":>10s} {\"GFLOP/s\":>8s}")
-for p in d["profile"]:
-    g = f"{p[\"gflop_per_s\"]:8.1f}" if p["gflop_per_step"] > 0 else "       -"
-    print(f"{p[\"layer\"]:28s} {p[\"ms_per_step\"]:8.1f} {p[\"gflop_per_step\"]:10.2f} {g}")
-print(f"total: {d[\"img_per_s\"]:.1f} img/s")'
+    "$py" "$here/print_profile.py"
