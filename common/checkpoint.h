@@ -1,0 +1,50 @@
+// checkpoint.h — saving and restoring a training run, atomically.
+//
+// A checkpoint holds everything a run needs to continue exactly as if it had
+// never stopped: the parameters, the BatchNorm running statistics, the SGD
+// momentum, and the run's small state below.  All randomness is counter-based
+// (rng.h) and keyed by epoch and event number, so no generator state needs
+// saving.  Resuming from a checkpoint reproduces the uninterrupted trace bit
+// for bit (same binary, thread count and BLAS).
+//
+// File format (little-endian, as written by the machine; not meant to move
+// between architectures):
+//   magic "FPTCKPT\0" (8 bytes), uint32 version (1), uint32 header bytes,
+//   the header (fpt_ckpt_header as below, fixed-width fields),
+//   params (n_params float32), buffers (n_buffers float32),
+//   velocity (n_params float32),
+//   uint64 FNV-1a hash of everything before it.
+// Writing goes to "<path>.tmp.<pid>", is flushed and fsync'ed, then renamed
+// over <path> and the directory fsync'ed: a crash or a full disk at any
+// moment leaves either the old checkpoint or the new one, never a torn file.
+#ifndef FPT_CHECKPOINT_H
+#define FPT_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "resnet.h"
+#include "sgd.h"
+
+#define FPT_MAX_TARGETS 8
+
+// The run's own state (besides the arrays).  Plain fixed-width fields.
+typedef struct fpt_run_state {
+    uint64_t config_hash;     // of the run's configuration: resume refuses a mismatch
+    int32_t epoch;            // epochs completed (trained, evaluated, perturbed)
+    int32_t perturb_events;   // perturbations applied so far (numbers fresh draws)
+    int32_t last_restart;     // epoch after which the LR schedule last restarted (0 = start)
+    int32_t diverged;         // 1 once the loss became NaN/Inf (the run then stops)
+    int32_t n_targets;
+    int32_t fpt[FPT_MAX_TARGETS];   // first epoch with test accuracy >= target k; 0 = not yet
+} fpt_run_state;
+
+int fpt_checkpoint_save(const char *path, const fpt_run_state *st, const fpt_resnet *m,
+                        const fpt_sgd *opt, fpt_err *err);
+// Loads into an already-created model and optimizer of the same shape; any
+// mismatch (magic, version, sizes, hash, truncation) is an error naming the
+// file and leaves m and opt untouched.
+int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_sgd *opt,
+                        fpt_err *err);
+
+#endif
