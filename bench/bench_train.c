@@ -36,7 +36,7 @@ static int has_flag(int argc, char **argv, const char *name) {
 }
 
 int main(int argc, char **argv) {
-    fpt_blas_fix_coretype(argv, stderr);
+    fpt_blas_fix_coretype(argv);
     const int width = arg_int(argc, argv, "--width", 64);
     const int batch = arg_int(argc, argv, "--batch", 128);
     const int threads = arg_int(argc, argv, "--threads", 2);

@@ -66,7 +66,7 @@ static inline double unbiased(double var, size_t M) {
 
 static void bn_train(int C, size_t M, const float *x, const float *gamma, const float *beta,
                      float *running, float *save_mean, float *save_invstd, float *y, int relu) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * M >= FPT_PAR_MIN_WORK)
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * M;
         float *yc = y + (size_t)c * M;
@@ -102,7 +102,7 @@ void fpt_bn_relu_forward_train(int C, size_t M, const float *x, const float *gam
 
 static void bn_eval(int C, size_t M, const float *x, const float *gamma, const float *beta,
                     const float *running, float *y, int relu) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * M >= FPT_PAR_MIN_WORK)
     for (int c = 0; c < C; c++) {
         double invstd = 1.0 / sqrt((double)running[C + c] + FPT_BN_EPS);
         const float scale = (float)(gamma[c] * invstd);
@@ -166,7 +166,7 @@ static void channel_grad_apply(size_t M, const float *x, const float *dy, float 
 static void bn_backward(int C, size_t M, const float *x, const float *relu_out,
                         const float *gamma, const float *save_mean, const float *save_invstd,
                         float *dy, float *dx, float *dgamma, float *dbeta) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * M >= FPT_PAR_MIN_WORK)
     for (int c = 0; c < C; c++) {
         const size_t off = (size_t)c * M;
         const float *xc = x + off;

@@ -19,13 +19,9 @@ static int core_in(const char *core, const char *const *list) {
     return 0;
 }
 
-void fpt_blas_fix_coretype(char **argv, FILE *log) {
+void fpt_blas_fix_coretype(char **argv) {
     const char *core = openblas_get_corename();
-    if (getenv("OPENBLAS_CORETYPE") || getenv("FPTFARM_COREFIX")) {
-        if (log) fprintf(log, "fptfarm: OpenBLAS kernels: %s%s\n", core,
-                         getenv("FPTFARM_COREFIX") ? " (set by fptfarm)" : " (OPENBLAS_CORETYPE)");
-        return;
-    }
+    if (getenv("OPENBLAS_CORETYPE") || getenv("FPTFARM_COREFIX")) return;
     static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
     static const char *const avx2[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake",
                                        "SapphireRapids", NULL};
@@ -37,17 +33,26 @@ void fpt_blas_fix_coretype(char **argv, FILE *log) {
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         if (!core_in(core, avx2)) want = "Haswell";
     }
-    if (!want) {
-        if (log) fprintf(log, "fptfarm: OpenBLAS kernels: %s\n", core);
-        return;
-    }
-    if (log) fprintf(log, "fptfarm: OpenBLAS picked '%s' kernels on a CPU that supports '%s'; "
-                          "restarting with OPENBLAS_CORETYPE=%s\n", core, want, want);
+    if (!want) return;
     setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("FPTFARM_COREFIX", "1", 1);
-    if (log) fflush(log);
+    setenv("FPTFARM_COREFIX", core, 1);
+    fflush(NULL);
     execv("/proc/self/exe", argv);
-    if (log) fprintf(log, "fptfarm: re-exec failed; continuing with '%s' kernels\n", core);
+    // exec failed: carry on with the kernels we have (fpt_blas_describe says so)
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("FPTFARM_COREFIX");
+}
+
+const char *fpt_blas_describe(void) {
+    static char buf[160];
+    const char *core = openblas_get_corename(), *fix = getenv("FPTFARM_COREFIX");
+    if (fix)
+        snprintf(buf, sizeof buf, "%s (set by fptfarm; OpenBLAS had picked %s)", core, fix);
+    else if (getenv("OPENBLAS_CORETYPE"))
+        snprintf(buf, sizeof buf, "%s (OPENBLAS_CORETYPE from the environment)", core);
+    else
+        snprintf(buf, sizeof buf, "%s (auto-detected)", core);
+    return buf;
 }
 
 void fpt_set_threads(int n) {

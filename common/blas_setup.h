@@ -13,12 +13,17 @@
 // Call first thing in main().  If OPENBLAS_CORETYPE is unset and OpenBLAS
 // picked weaker kernels than the CPU supports (AVX-512 -> SkylakeX, AVX2+FMA
 // -> Haswell), sets it and re-executes /proc/self/exe with the same argv
-// (once; guarded by FPTFARM_COREFIX).  Returns only if no re-exec happened or
-// it failed.  Writes one line to `log` (may be NULL) saying what was chosen.
-void fpt_blas_fix_coretype(char **argv, FILE *log);
+// (once: FPTFARM_COREFIX, set to the kernels OpenBLAS had picked, guards it).
+// Returns only if no re-exec happened or it failed.  Prints nothing, so that
+// a bad command line still gives exactly one error line: commands print
+// fpt_blas_describe() in their header instead.
+void fpt_blas_fix_coretype(char **argv);
 
 // Name of the kernel set OpenBLAS uses ("SkylakeX", "Prescott", ...).
 const char *fpt_blas_corename(void);
+// "SkylakeX (set by fptfarm; OpenBLAS had picked Prescott)", or
+// "SkylakeX (auto-detected)", or "... (OPENBLAS_CORETYPE from the environment)".
+const char *fpt_blas_describe(void);
 
 // One option sets both OpenBLAS's and OpenMP's thread counts (n >= 1).
 void fpt_set_threads(int n);

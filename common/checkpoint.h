@@ -9,11 +9,20 @@
 //
 // File format (little-endian, as written by the machine; not meant to move
 // between architectures):
-//   magic "FPTCKPT\0" (8 bytes), uint32 version (1), uint32 header bytes,
-//   the header (fpt_ckpt_header as below, fixed-width fields),
+//   magic "FPTCKPT\0" (8 bytes), uint32 version (1),
+//   uint32 header bytes (88: the size of the header fields that follow),
+//   the header, fixed-width fields packed without padding:
+//     uint64 config_hash, int32 epoch, perturb_events, last_restart,
+//     diverged, n_targets, int32 fpt[8] (fpt_run_state's fields, in order),
+//     int32 width, num_classes, image_hw, uint64 n_params, n_buffers
+//     (the model's shape, which load checks against the model it fills),
 //   params (n_params float32), buffers (n_buffers float32),
 //   velocity (n_params float32),
-//   uint64 FNV-1a hash of everything before it.
+//   uint64 FNV-1a hash (64 bit) of every byte before it.
+// So a file is 104 + 4 * (2 n_params + n_buffers) + 8 bytes.  Load also
+// rejects states no run can reach (negative epoch, n_targets > 8, an fpt
+// entry or last_restart outside 0..epoch, diverged not 0/1), and save
+// refuses to write them.
 // Writing goes to "<path>.tmp.<pid>", is flushed and fsync'ed, then renamed
 // over <path> and the directory fsync'ed: a crash or a full disk at any
 // moment leaves either the old checkpoint or the new one, never a torn file.

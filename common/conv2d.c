@@ -68,7 +68,7 @@ static void im2col(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
                    const float *x, int n0, int nb, float *col) {
     const int K = s->k, rows = s->cin * K * K;
     const size_t cols = (size_t)nb * Ho * Wo;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)rows * cols >= FPT_PAR_MIN_WORK)
     for (int r = 0; r < rows; r++)
         im2col_row(s, N, H, W, Ho, Wo, x, n0, nb, r / (K * K), (r / K) % K, r % K,
                    col + (size_t)r * cols);
@@ -88,7 +88,7 @@ static void col2im(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
                    const float *dcol, int n0, int nb, float *dx, const float *dx_add) {
     const int K = s->k, st = s->stride, pad = s->pad;
     const size_t cols = (size_t)nb * Ho * Wo;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)K * K * s->cin * cols >= FPT_PAR_MIN_WORK)
     for (int c = 0; c < s->cin; c++) {
         float *dxc = dx + ((size_t)c * N + n0) * H * W;
         const size_t plane = (size_t)nb * H * W;

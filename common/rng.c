@@ -1,5 +1,6 @@
 // rng.c — Philox4x32-10 and the draws built on it (see rng.h).
 #include "rng.h"
+#include "simd.h"
 
 #include <math.h>
 
@@ -81,7 +82,7 @@ static void box_muller(uint32_t a, uint32_t b, double *z0, double *z1) {
 void fpt_rng_fill_normal(uint64_t seed, uint32_t purpose, uint32_t stream,
                          float *out, size_t n, float mean, float std) {
     size_t nblocks = (n + 3) / 4;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= FPT_PAR_MIN_WORK)
     for (size_t b = 0; b < nblocks; b++) {
         uint32_t w[4];
         double z[4];
@@ -96,7 +97,7 @@ void fpt_rng_fill_normal(uint64_t seed, uint32_t purpose, uint32_t stream,
 void fpt_rng_fill_uniform(uint64_t seed, uint32_t purpose, uint32_t stream,
                           float *out, size_t n, float lo, float hi) {
     size_t nblocks = (n + 3) / 4;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= FPT_PAR_MIN_WORK)
     for (size_t b = 0; b < nblocks; b++) {
         uint32_t w[4];
         block(seed, purpose, stream, b, w);

@@ -1,5 +1,6 @@
 // sgd.c — SGD with momentum and weight decay, and learning-rate schedules.
 #include "sgd.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -29,11 +30,11 @@ void fpt_sgd_step(fpt_sgd *opt, float *params, const float *grads, double lr) {
     float *v = opt->velocity;
     const size_t n = opt->n;
     if (mu == 0.0f) {
-        #pragma omp parallel for schedule(static)
+        #pragma omp parallel for schedule(static) if (n >= FPT_PAR_MIN_WORK)
         for (size_t i = 0; i < n; i++) params[i] -= a * (grads[i] + wd * params[i]);
         return;
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= FPT_PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         float g = grads[i] + wd * params[i];
         v[i] = mu * v[i] + g;

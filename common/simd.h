@@ -17,4 +17,11 @@
 #define FPT_SIMD_CLONES
 #endif
 
+// Parallel loops with less work than this (elements touched) run on one
+// thread: a parallel region costs a few microseconds of fork/barrier, far
+// more than a small layer of a narrow network, and much more when the
+// machine is oversubscribed and the waiting threads spin.  Results do not
+// depend on it (every loop is split so that any split gives the same sums).
+#define FPT_PAR_MIN_WORK 65536
+
 #endif

@@ -1,5 +1,6 @@
 // main.c — the fptfarm command line.
 //
+//   fptfarm train [--config FILE.ini] [--option value ...]
 //   fptfarm demo [--threads N] [--epochs N] [--width W] [--seed S]
 //   fptfarm version
 //
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "blas_setup.h"
+#include "commands.h"
 #include "demo.h"
 #include "error.h"
 
@@ -21,6 +23,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: fptfarm <command> [options]\n"
             "commands:\n"
+            "  train     one training run on this machine (fptfarm train --help)\n"
             "  demo      train a small ResNet-18 on a synthetic 10-class problem\n"
             "            options: --threads N (2)  --epochs N (4)  --width W (8)  --seed S (1)\n"
             "  version   print the version\n");
@@ -65,16 +68,20 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "version")) {
         printf("fptfarm %s\n", FPTFARM_VERSION);
         return 0;
+    } else if (!strcmp(argv[1], "train")) {
+        fpt_blas_fix_coretype(argv);
+        rc = fpt_cmd_train(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "demo")) {
-        fpt_blas_fix_coretype(argv, stderr);
+        fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
-        fprintf(stderr, "fptfarm: unknown command '%s' (expected: demo, version)\n", argv[1]);
+        fprintf(stderr, "fptfarm: unknown command '%s' (expected: train, demo, version)\n",
+                argv[1]);
         return 2;
     }
-    if (rc != 0) {
+    if (rc < 0) {
         fprintf(stderr, "fptfarm: %s\n", err.msg);
         return 1;
     }
-    return 0;
+    return rc;
 }

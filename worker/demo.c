@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_setup.h"
 #include "prof.h"
 #include "resnet.h"
 #include "rng.h"
@@ -64,6 +65,7 @@ int fpt_demo_run(const fpt_demo_options *o, FILE *out, fpt_err *err) {
     fprintf(out, "demo: ResNet-18 width %d (%zu parameters), %d training / %d test images, "
                  "batch %d, SGD lr %.3g momentum 0.9\n",
             o->width, m->n_params, n_train, n_test, B, o->lr);
+    fprintf(out, "demo: OpenBLAS kernels: %s\n", fpt_blas_describe());
     fprintf(out, "%5s %11s %10s %9s %8s\n", "epoch", "train_loss", "test_loss", "test_acc",
             "seconds");
     for (int epoch = 1; epoch <= o->epochs; epoch++) {

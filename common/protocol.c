@@ -1,0 +1,161 @@
+// protocol.c — the perturbation protocols (see protocol.h).
+#include "protocol.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+const fpt_protocol fpt_protocol_defaults = {
+    .kind = FPT_PROTO_NONE, .timing = FPT_TIMING_PERIODIC, .period = 20, .prob = 0.05,
+    .fraction = 0.2, .shrink = 0.4, .sigma = 0.1, .eta_min = 0.0,
+};
+
+static const char *const proto_names[] = {"none", "reset", "partial_reset", "shrink_perturb",
+                                          "warm_restart"};
+static const char *const timing_names[] = {"periodic", "geometric"};
+
+const char *fpt_protocol_name(fpt_protocol_kind k) {
+    return (unsigned)k < 5 ? proto_names[k] : "?";
+}
+
+const char *fpt_timing_name(fpt_timing t) { return (unsigned)t < 2 ? timing_names[t] : "?"; }
+
+int fpt_protocol_parse(const char *s, fpt_protocol_kind *out, fpt_err *err) {
+    for (int k = 0; k < 5; k++)
+        if (strcmp(s, proto_names[k]) == 0) {
+            *out = (fpt_protocol_kind)k;
+            return 0;
+        }
+    return fpt_fail(err, "unknown protocol '%s' (expected: none, reset, partial_reset, "
+                         "shrink_perturb, warm_restart)", s);
+}
+
+int fpt_timing_parse(const char *s, fpt_timing *out, fpt_err *err) {
+    for (int k = 0; k < 2; k++)
+        if (strcmp(s, timing_names[k]) == 0) {
+            *out = (fpt_timing)k;
+            return 0;
+        }
+    return fpt_fail(err, "unknown timing '%s' (expected: periodic, geometric)", s);
+}
+
+int fpt_protocol_check(const fpt_protocol *p, fpt_err *err) {
+    if ((unsigned)p->kind > FPT_PROTO_WARM_RESTART)
+        return fpt_fail(err, "unknown protocol %d", (int)p->kind);
+    if (p->kind == FPT_PROTO_NONE) return 0;
+    if (p->timing == FPT_TIMING_PERIODIC && (p->period < 1 || p->period > 100000))
+        return fpt_fail(err, "period %d out of range (expected 1..100000 epochs)", p->period);
+    if (p->timing == FPT_TIMING_GEOMETRIC && !(p->prob > 0.0 && p->prob <= 1.0))
+        return fpt_fail(err, "probability %g out of range (expected 0 < p <= 1)", p->prob);
+    if (p->kind == FPT_PROTO_PARTIAL_RESET && !(p->fraction > 0.0 && p->fraction <= 1.0))
+        return fpt_fail(err, "fraction %g out of range (expected 0 < f <= 1)", p->fraction);
+    if (p->kind == FPT_PROTO_SHRINK_PERTURB) {
+        if (!(p->shrink >= 0.0 && p->shrink <= 1.0))
+            return fpt_fail(err, "shrink %g out of range (expected 0 <= lambda <= 1)", p->shrink);
+        if (!(p->sigma >= 0.0 && p->sigma <= 10.0))
+            return fpt_fail(err, "sigma %g out of range (expected 0 <= sigma <= 10)", p->sigma);
+    }
+    if (p->kind == FPT_PROTO_WARM_RESTART) {
+        if (p->timing != FPT_TIMING_PERIODIC)
+            return fpt_fail(err, "warm_restart needs periodic timing (its cosine cycle is the "
+                                 "period)");
+        if (!(p->eta_min >= 0.0))
+            return fpt_fail(err, "eta_min %g out of range (expected >= 0)", p->eta_min);
+    }
+    return 0;
+}
+
+int fpt_protocol_fires(const fpt_protocol *p, uint64_t seed, int epoch) {
+    if (p->kind == FPT_PROTO_NONE || epoch < 1) return 0;
+    if (p->timing == FPT_TIMING_PERIODIC) return epoch % p->period == 0;
+    fpt_rng r;
+    fpt_rng_init(&r, seed, FPT_RNG_PERTURB, (uint32_t)epoch);
+    return (double)fpt_rng_u32(&r) < p->prob * 4294967296.0;
+}
+
+static int eligible(fpt_param_kind k) {
+    return k == FPT_PARAM_CONV_W || k == FPT_PARAM_BN_W || k == FPT_PARAM_FC_W;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+size_t fpt_partial_reset_select(const fpt_resnet *m, double fraction, uint8_t *chosen) {
+    memset(chosen, 0, m->n_params);
+    size_t n = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (eligible(m->tensors[t].kind)) n += m->tensors[t].size;
+    size_t k = (size_t)llround(fraction * (double)n);
+    if (k == 0 || n == 0) return 0;
+    // The k-th smallest |w| is the threshold: every |w| below it is chosen,
+    // and of those equal to it, the first (k - below) by position.
+    float *mag = malloc(sizeof(float) * n);
+    if (!mag) abort();
+    size_t j = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const fpt_param_tensor *pt = &m->tensors[t];
+        if (!eligible(pt->kind)) continue;
+        for (size_t i = 0; i < pt->size; i++) mag[j++] = fabsf(m->params[pt->offset + i]);
+    }
+    qsort(mag, n, sizeof(float), cmp_float);   // O(n log n) once per event: ~1 s at 11M
+    const float thr = mag[k - 1];
+    size_t below = 0;
+    for (size_t i = 0; i < k; i++) below += mag[i] < thr;
+    free(mag);
+    size_t ties = k - below, picked = 0;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const fpt_param_tensor *pt = &m->tensors[t];
+        if (!eligible(pt->kind)) continue;
+        for (size_t i = 0; i < pt->size; i++) {
+            float a = fabsf(m->params[pt->offset + i]);
+            if (a < thr || (a == thr && ties > 0)) {
+                if (a == thr) ties--;
+                chosen[pt->offset + i] = 1;
+                picked++;
+            }
+        }
+    }
+    return picked;
+}
+
+void fpt_protocol_apply(const fpt_protocol *p, fpt_resnet *m, fpt_sgd *opt, uint64_t seed,
+                        uint32_t event, float *scratch) {
+    const uint32_t draw = event + 1;
+    switch (p->kind) {
+    case FPT_PROTO_NONE:
+    case FPT_PROTO_WARM_RESTART:
+        return;
+    case FPT_PROTO_RESET:
+        fpt_resnet_init_params(m, seed, draw, m->params);
+        fpt_resnet_init_buffers(m, m->buffers);
+        fpt_sgd_reset(opt);
+        return;
+    case FPT_PROTO_PARTIAL_RESET: {
+        uint8_t *chosen = malloc(m->n_params);
+        if (!chosen) abort();
+        fpt_partial_reset_select(m, p->fraction, chosen);
+        fpt_resnet_init_params(m, seed, draw, scratch);
+        for (size_t i = 0; i < m->n_params; i++)
+            if (chosen[i]) m->params[i] = scratch[i];
+        free(chosen);
+        return;
+    }
+    case FPT_PROTO_SHRINK_PERTURB: {
+        const float lam = (float)p->shrink, sig = (float)p->sigma;
+        fpt_resnet_init_params(m, seed, draw, scratch);
+        for (size_t i = 0; i < m->n_params; i++)
+            m->params[i] = lam * m->params[i] + sig * scratch[i];
+        // A fresh network's running statistics are mean 0, var 1.
+        float *fresh = scratch;   // reuse: n_buffers < n_params
+        fpt_resnet_init_buffers(m, fresh);
+        for (size_t i = 0; i < m->n_buffers; i++)
+            m->buffers[i] = lam * m->buffers[i] + sig * fresh[i];
+        fpt_sgd_reset(opt);
+        return;
+    }
+    }
+}

@@ -1,0 +1,76 @@
+// protocol.h — perturbation protocols applied between epochs (SCIENCE.md s3).
+//
+// A protocol is applied at an epoch boundary, AFTER that epoch's evaluation:
+//   none            nothing
+//   reset           fresh initialisation; BN statistics reset; momentum zeroed
+//   partial_reset   the fraction f of weights with the smallest |w| (ONE
+//                   global threshold over conv weights, BN scales and the
+//                   linear weight) re-drawn from their initial distribution;
+//                   optimizer state kept
+//   shrink_perturb  theta <- lambda*theta + sigma*theta_new for every
+//                   parameter and the BN running statistics (theta_new a
+//                   fresh initialisation: running mean 0, var 1); momentum
+//                   zeroed (the study rebuilt its optimizer)
+//   warm_restart    the learning rate follows a cosine from the base rate to
+//                   eta_min that restarts at every event (SGDR); weights kept
+// Timing:
+//   periodic        after epochs tau, 2tau, 3tau, ... (the study's)
+//   geometric       after each epoch with probability p, drawn from
+//                   (seed, FPT_RNG_PERTURB, stream = epoch)
+// Every fresh initialisation is draw number (event + 1) of the run's seed:
+// draw 0 is the run's own initialisation.
+#ifndef FPT_PROTOCOL_H
+#define FPT_PROTOCOL_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "resnet.h"
+#include "sgd.h"
+
+typedef enum fpt_protocol_kind {
+    FPT_PROTO_NONE,
+    FPT_PROTO_RESET,
+    FPT_PROTO_PARTIAL_RESET,
+    FPT_PROTO_SHRINK_PERTURB,
+    FPT_PROTO_WARM_RESTART,
+} fpt_protocol_kind;
+
+typedef enum fpt_timing { FPT_TIMING_PERIODIC, FPT_TIMING_GEOMETRIC } fpt_timing;
+
+// Defaults and ranges (checked by fpt_protocol_check):
+typedef struct fpt_protocol {
+    fpt_protocol_kind kind;    // default none
+    fpt_timing timing;         // default periodic
+    int period;                // tau, epochs, 1..100000 (periodic; default 20)
+    double prob;               // p per epoch, (0, 1] (geometric; default 0.05)
+    double fraction;           // partial_reset f, (0, 1] (default 0.2)
+    double shrink;             // shrink_perturb lambda, [0, 1] (default 0.4)
+    double sigma;              // shrink_perturb sigma, [0, 10] (default 0.1)
+    double eta_min;            // warm_restart floor, [0, lr) (default 0)
+} fpt_protocol;
+
+extern const fpt_protocol fpt_protocol_defaults;
+
+const char *fpt_protocol_name(fpt_protocol_kind k);
+const char *fpt_timing_name(fpt_timing t);
+// "shrnk" -> error "unknown protocol 'shrnk' (expected: none, reset, ...)"
+int fpt_protocol_parse(const char *s, fpt_protocol_kind *out, fpt_err *err);
+int fpt_timing_parse(const char *s, fpt_timing *out, fpt_err *err);
+int fpt_protocol_check(const fpt_protocol *p, fpt_err *err);
+
+// Whether the protocol fires after epoch `epoch` (1-based).
+int fpt_protocol_fires(const fpt_protocol *p, uint64_t seed, int epoch);
+
+// Applies event number `event` (0-based count of events so far) to the model
+// and optimizer.  `scratch` holds m->n_params floats (the fresh draw).
+// warm_restart changes nothing here (the run loop restarts the schedule).
+void fpt_protocol_apply(const fpt_protocol *p, fpt_resnet *m, fpt_sgd *opt, uint64_t seed,
+                        uint32_t event, float *scratch);
+
+// partial_reset's selection, exposed for tests: marks in `chosen` (n_params
+// bytes, 1 = re-drawn) the round(f * eligible) eligible weights of smallest
+// |w|, ties broken by position.  Returns how many were chosen.
+size_t fpt_partial_reset_select(const fpt_resnet *m, double fraction, uint8_t *chosen);
+
+#endif

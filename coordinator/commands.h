@@ -1,0 +1,11 @@
+// commands.h — the fptfarm subcommands.  Each returns an exit status >= 0
+// (0 = success; documented non-zero codes for outcomes such as "stopped"),
+// or -1 with err set, which main() prints as one line and exits 1.
+#ifndef FPT_COMMANDS_H
+#define FPT_COMMANDS_H
+
+#include "error.h"
+
+int fpt_cmd_train(int argc, char **argv, fpt_err *err);
+
+#endif
