@@ -1,0 +1,157 @@
+// test_cli.c — `fptfarm train` end to end, as a user runs it: the real
+// binary (build/fptfarm, or $FPTFARM) on CIFAR-10 files in the official
+// format written here, checkpoint + resume through the command line, and
+// one clear error line (exit 1) for bad options and bad ini files.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/fpt_cli_XXXXXX";
+static char bin[512];
+
+static void setup(void) {
+    cr_assert_not_null(mkdtemp(dir));
+    const char *b = getenv("FPTFARM");
+    snprintf(bin, sizeof bin, "%s", b ? b : "build/fptfarm");
+    cr_assert_eq(access(bin, X_OK), 0, "%s not built (run from the project root)", bin);
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+
+// Runs `bin args` with stdout and stderr captured into files; returns the
+// exit status.
+static int run(const char *args, char *out, size_t out_len, char *errs, size_t err_len) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s >%s/out.txt 2>%s/err.txt", bin, args, dir, dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s did not exit normally", cmd);
+    char path[256];
+    const char *names[2] = {"out.txt", "err.txt"};
+    char *bufs[2] = {out, errs};
+    size_t lens[2] = {out_len, err_len};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(bufs[k], 1, lens[k] - 1, f) : 0;
+        bufs[k][n] = 0;
+        if (f) fclose(f);
+    }
+    return WEXITSTATUS(st);
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+// CIFAR-10 binary format: records of 1 label byte + 3072 pixel bytes.
+static void write_cifar10(const char *d, int per_file) {
+    const char *files[6] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                            "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"};
+    unsigned seed = 5;
+    for (int f = 0; f < 6; f++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", d, files[f]);
+        FILE *fp = fopen(path, "wb");
+        cr_assert_not_null(fp);
+        for (int r = 0; r < per_file; r++) {
+            unsigned char rec[3073];
+            rec[0] = (unsigned char)(r % 10);
+            // a class-dependent brightness, so there is something to learn
+            for (int i = 1; i < 3073; i++)
+                rec[i] = (unsigned char)(20 * rec[0] + (rand_r(&seed) % 40));
+            cr_assert_eq(fwrite(rec, 1, sizeof rec, fp), sizeof rec);
+        }
+        fclose(fp);
+    }
+}
+
+Test(cli, trains_on_cifar10_files_and_resumes) {
+    char out[8192], errs[4096], args[1024];
+    write_cifar10(dir, 40);   // 200 training and 40 test images
+    snprintf(args, sizeof args,
+             "train --dataset cifar10 --data-path %s --width 2 --epochs 3 --batch 50 "
+             "--protocol reset --period 2 --target 15 --threads 1",
+             dir);
+    int rc = run(args, out, sizeof out, errs, sizeof errs);
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, errs);
+    cr_expect(strstr(out, "200 train / 40 test images"), "%s", out);
+    cr_expect(strstr(out, "first passage: target 15.00%"), "%s", out);
+    cr_expect(strstr(out, "run completed after 3 epochs"), "%s", out);
+    cr_expect_eq(errs[0], 0, "nothing on stderr: %s", errs);
+    char whole[8192];
+    snprintf(whole, sizeof whole, "%s", out);
+
+    // The same run in two pieces through a checkpoint: epochs 1-2, then 3.
+    snprintf(args, sizeof args,
+             "train --dataset cifar10 --data-path %s --width 2 --epochs 2 --batch 50 "
+             "--protocol reset --period 2 --target 15 --threads 1 --checkpoint %s/run.ckpt "
+             "--checkpoint-every 1 --resume",
+             dir, dir);
+    cr_assert_eq(run(args, out, sizeof out, errs, sizeof errs), 0, "%s", errs);
+    char *epochs_args = strstr(args, "--epochs 2");
+    epochs_args[9] = '3';
+    cr_assert_eq(run(args, out, sizeof out, errs, sizeof errs), 0, "%s", errs);
+    // The resumed invocation prints only epoch 3, identical (but for the
+    // seconds column) to the uninterrupted run's epoch 3.
+    const char *e3 = strstr(whole, "\n    3 "), *r3 = strstr(out, "\n    3 ");
+    cr_assert(e3 && r3, "epoch 3 missing:\n%s\n---\n%s", whole, out);
+    cr_expect_null(strstr(out, "\n    1 "), "resumed run repeated epoch 1:\n%s", out);
+    cr_expect_eq(strncmp(e3, r3, 58), 0, "epoch 3 differs:\n%.70s\n%.70s", e3, r3);
+}
+
+static void expect_one_error(const char *args, const char *want) {
+    char out[8192], errs[4096];
+    int rc = run(args, out, sizeof out, errs, sizeof errs);
+    cr_expect_eq(rc, 1, "'%s': exit %d", args, rc);
+    cr_expect_eq(count_lines(errs), 1, "'%s': expected one error line, got:\n%s", args, errs);
+    cr_expect(strncmp(errs, "fptfarm: ", 9) == 0, "'%s': %s", args, errs);
+    cr_expect(strstr(errs, want), "'%s': expected '%s' in: %s", args, want, errs);
+}
+
+Test(cli, bad_options_give_one_clear_line) {
+    expect_one_error("train --protocol shrnk", "unknown protocol 'shrnk' (expected: none, reset");
+    expect_one_error("train --epochs 0", "epochs: '0' is not an integer in 1..100000");
+    expect_one_error("train --fraction 1.5", "fraction: '1.5' is not a number in");
+    expect_one_error("train --target 72,abc", "target: 'abc' is not an accuracy");
+    expect_one_error("train --bogus 1", "unknown option 'bogus'");
+    expect_one_error("train --epochs", "option --epochs needs a value");
+    char args[512];
+    snprintf(args, sizeof args, "train --dataset cifar10 --data-path %s/nowhere", dir);
+    expect_one_error(args, "nowhere");
+    expect_one_error("train --protocol warm_restart --timing geometric", "periodic");
+}
+
+Test(cli, bad_ini_files_name_file_and_line) {
+    char path[256], args[512];
+    snprintf(path, sizeof path, "%s/bad.ini", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "; a run\n[train]\nwidth = 4\nprotocol = shrnk\n");
+    fclose(f);
+    snprintf(args, sizeof args, "train --config %s", path);
+    char want[300];
+    snprintf(want, sizeof want, "%s:4: unknown protocol 'shrnk'", path);
+    expect_one_error(args, want);
+
+    f = fopen(path, "w");
+    fprintf(f, "[train]\nwidth = 4\n\nepochz = 3\n");
+    fclose(f);
+    snprintf(want, sizeof want, "%s:4: unknown option 'epochz'", path);
+    expect_one_error(args, want);
+
+    f = fopen(path, "w");
+    fprintf(f, "[experiment]\nwidth = 4\n");
+    fclose(f);
+    snprintf(want, sizeof want, "%s:2: unknown section [experiment]", path);
+    expect_one_error(args, want);
+}
