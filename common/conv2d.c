@@ -112,19 +112,32 @@ static void col2im(const fpt_conv_shape *s, int N, int H, int W, int Ho, int Wo,
     }
 }
 
+// The shapes of one convolution over a batch, and its chunking.
+typedef struct conv_plan {
+    int Ho, Wo, rows, nb;   // output size; im2col rows (Cin*K*K); images per chunk
+    size_t hwo, ldy;        // Ho*Wo; leading dimension of y and dy (N*Ho*Wo)
+} conv_plan;
+
+static conv_plan make_plan(const fpt_conv_shape *s, int N, int H, int W, size_t cap) {
+    conv_plan p;
+    p.Ho = fpt_conv_out_size(H, s->k, s->stride, s->pad);
+    p.Wo = fpt_conv_out_size(W, s->k, s->stride, s->pad);
+    p.hwo = (size_t)p.Ho * p.Wo;
+    p.ldy = (size_t)N * p.hwo;
+    p.rows = s->cin * s->k * s->k;
+    p.nb = chunk_images((size_t)p.rows, p.hwo, N, cap);
+    return p;
+}
+
 void fpt_conv2d_forward(const fpt_conv_shape *s, int N, int H, int W,
                         const float *x, const float *w, float *y, fpt_conv_ws *ws) {
-    const int Ho = fpt_conv_out_size(H, s->k, s->stride, s->pad);
-    const int Wo = fpt_conv_out_size(W, s->k, s->stride, s->pad);
-    const size_t hwo = (size_t)Ho * Wo, ldy = (size_t)N * hwo;
-    const int rows = s->cin * s->k * s->k;
-    const int nb = chunk_images((size_t)rows, hwo, N, ws->cap);
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        const int cnt = N - n0 < nb ? N - n0 : nb;
-        const int cols = (int)(cnt * hwo);
-        PROF_IM2COL(im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, cols, rows,
-                    1.0f, w, rows, ws->col, cols, 0.0f, y + n0 * hwo, (int)ldy);
+    const conv_plan p = make_plan(s, N, H, W, ws->cap);
+    for (int n0 = 0; n0 < N; n0 += p.nb) {
+        const int cnt = N - n0 < p.nb ? N - n0 : p.nb;
+        const int cols = (int)(cnt * p.hwo);
+        PROF_IM2COL(im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, cols, p.rows,
+                    1.0f, w, p.rows, ws->col, cols, 0.0f, y + n0 * p.hwo, (int)p.ldy);
     }
 }
 
@@ -137,24 +150,21 @@ void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
 void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
                                   const float *x, const float *w, const float *dy,
                                   float *dx, const float *dx_add, float *dw, fpt_conv_ws *ws) {
-    const int Ho = fpt_conv_out_size(H, s->k, s->stride, s->pad);
-    const int Wo = fpt_conv_out_size(W, s->k, s->stride, s->pad);
-    const size_t hwo = (size_t)Ho * Wo, ldy = (size_t)N * hwo;
-    const int rows = s->cin * s->k * s->k;
-    const int nb = chunk_images((size_t)rows, hwo, N, ws->cap);
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        const int cnt = N - n0 < nb ? N - n0 : nb;
-        const int cols = (int)(cnt * hwo);
-        PROF_IM2COL(im2col(s, N, H, W, Ho, Wo, x, n0, cnt, ws->col));
+    const conv_plan p = make_plan(s, N, H, W, ws->cap);
+    const int rows = p.rows;
+    for (int n0 = 0; n0 < N; n0 += p.nb) {
+        const int cnt = N - n0 < p.nb ? N - n0 : p.nb;
+        const int cols = (int)(cnt * p.hwo);
+        PROF_IM2COL(im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
         // dw (Cout x CKK) (+)= dy[:, chunk] (Cout x cols) . col^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, rows, cols,
-                    1.0f, dy + n0 * hwo, (int)ldy, ws->col, cols,
+                    1.0f, dy + n0 * p.hwo, (int)p.ldy, ws->col, cols,
                     n0 == 0 ? 0.0f : 1.0f, dw, rows);
         if (dx) {
             // dcol (CKK x cols) = w^T (CKK x Cout) . dy[:, chunk]
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, s->cout,
-                        1.0f, w, rows, dy + n0 * hwo, (int)ldy, 0.0f, ws->dcol, cols);
-            PROF_IM2COL(col2im(s, N, H, W, Ho, Wo, ws->dcol, n0, cnt, dx, dx_add));
+                        1.0f, w, rows, dy + n0 * p.hwo, (int)p.ldy, 0.0f, ws->dcol, cols);
+            PROF_IM2COL(col2im(s, N, H, W, p.Ho, p.Wo, ws->dcol, n0, cnt, dx, dx_add));
         }
     }
 }
