@@ -1,7 +1,7 @@
 // main.c — the fptfarm command line.
 //
 //   fptfarm train [--config FILE.ini] [--option value ...]
-//   fptfarm demo [--threads N] [--epochs N] [--width W] [--seed S]
+//   fptfarm demo [train options]
 //   fptfarm version
 //
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
@@ -14,7 +14,6 @@
 
 #include "blas_setup.h"
 #include "commands.h"
-#include "demo.h"
 #include "error.h"
 
 #define FPTFARM_VERSION "0.1.0"
@@ -24,38 +23,27 @@ static void usage(FILE *f) {
             "usage: fptfarm <command> [options]\n"
             "commands:\n"
             "  train     one training run on this machine (fptfarm train --help)\n"
-            "  demo      train a small ResNet-18 on a synthetic 10-class problem\n"
-            "            options: --threads N (2)  --epochs N (4)  --width W (8)  --seed S (1)\n"
+            "  demo      a small example run: fptfarm train with a preset (width 8,\n"
+            "            synthetic data, shrink_perturb every 2 epochs); train options override it\n"
             "  version   print the version\n");
 }
 
-// Parses "--name value" as an integer in [lo, hi].
-static int int_opt(const char *name, const char *val, long lo, long hi, long *out, fpt_err *err) {
-    if (!val) return fpt_fail(err, "option %s needs a value", name);
-    char *end;
-    errno = 0;
-    long v = strtol(val, &end, 10);
-    if (errno || *end || end == val || v < lo || v > hi)
-        return fpt_fail(err, "option %s: '%s' is not an integer in %ld..%ld", name, val, lo, hi);
-    *out = v;
-    return 0;
-}
 
+// `fptfarm demo`: a preset of `fptfarm train` (any train option given after
+// it overrides the preset): a width-8 ResNet-18 on the built-in synthetic
+// data, shrink-and-perturb every 2 epochs, two first-passage targets.
 static int cmd_demo(int argc, char **argv, fpt_err *err) {
-    fpt_demo_options o = {.width = 8, .epochs = 4, .batch = 32, .n_train = 1024,
-                          .n_test = 512, .lr = 0.02, .signal = 0.3f, .seed = 1};
-    long threads = 2, v;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--threads")) { if (int_opt(a, val, 1, 1024, &threads, err)) return -1; }
-        else if (!strcmp(a, "--epochs")) { if (int_opt(a, val, 1, 1000, &v, err)) return -1; o.epochs = (int)v; }
-        else if (!strcmp(a, "--width")) { if (int_opt(a, val, 1, 256, &v, err)) return -1; o.width = (int)v; }
-        else if (!strcmp(a, "--seed")) { if (int_opt(a, val, 0, LONG_MAX, &v, err)) return -1; o.seed = (uint64_t)v; }
-        else return fpt_fail(err, "demo: unknown option '%s' (expected --threads, --epochs, --width, --seed)", a);
-        i++;
-    }
-    fpt_set_threads((int)threads);
-    return fpt_demo_run(&o, stdout, err);
+    static const char *const preset[] = {
+        "--width", "8", "--epochs", "6", "--batch", "64", "--synth-train", "2000",
+        "--synth-test", "500", "--protocol", "shrink_perturb", "--period", "2",
+        "--target", "50,70",
+    };
+    enum { NP = sizeof preset / sizeof preset[0] };
+    char *args[NP + 64];
+    if (argc > 64) return fpt_fail(err, "demo: too many options");
+    for (int i = 0; i < NP; i++) args[i] = (char *)preset[i];
+    for (int i = 0; i < argc; i++) args[NP + i] = argv[i];
+    return fpt_cmd_train(NP + argc, args, err);
 }
 
 int main(int argc, char **argv) {
