@@ -35,9 +35,9 @@ CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion)
 CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS)
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(shell $(PKG_CONFIG) --cflags sqlite3)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
-LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) -lm
+LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(shell $(PKG_CONFIG) --libs sqlite3) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard common/*.c)

@@ -280,3 +280,66 @@ void fpt_train_spec_help(FILE *f) {
         fprintf(f, "  %-20s %s [default: %s]\n", flag, o->help, o->def[0] ? o->def : "none");
     }
 }
+
+const char *fpt_train_spec_key(size_t i) { return i < N_OPTIONS ? options[i].name : NULL; }
+
+const char *fpt_train_spec_canonical(const char *name) {
+    const opt *o = find(name);
+    return o ? o->name : NULL;
+}
+
+// The shortest %.Ng (N = 15..17) that reads back as exactly d: readable
+// ("0.05", not "0.050000000000000003") and still one text per value.
+static int fmt_double(char *buf, size_t len, double d) {
+    char tmp[40];
+    for (int prec = 15; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d) return snprintf(buf, len, "%s", tmp);
+    }
+    return snprintf(buf, len, "%.17g", d);
+}
+
+int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, size_t len,
+                          fpt_err *err) {
+    const opt *o = find(name);
+    if (!o) return fpt_fail(err, "unknown option '%s'", name);
+    const char *field = (const char *)s + o->offset;
+    size_t n = 0;
+    switch (o->type) {
+    case T_INT:
+        n = (size_t)snprintf(buf, len, "%d", *(const int *)field);
+        break;
+    case T_BOOL:
+        n = (size_t)snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
+        break;
+    case T_U64:
+        n = (size_t)snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field);
+        break;
+    case T_DOUBLE: {
+        double d = o->offset == OFF(data.synth_label_noise) ? (double)*(const float *)field
+                                                            : *(const double *)field;
+        n = (size_t)fmt_double(buf, len, d);
+        break;
+    }
+    case T_ENUM:
+        n = (size_t)snprintf(buf, len, "%s", o->choices[*(const int *)field]);
+        break;
+    case T_STRING:
+        n = (size_t)snprintf(buf, len, "%s", field);
+        break;
+    case T_TARGETS: {
+        const double *t = (const double *)field;
+        if (len) buf[0] = 0;
+        for (int k = 0; k < s->run.n_targets; k++)
+        {
+            char one[40];
+            fmt_double(one, sizeof one, t[k]);
+            n += (size_t)snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, "%s%s",
+                                  k ? "," : "", one);
+        }
+        break;
+    }
+    }
+    if (n >= len) return fpt_fail(err, "%s: value longer than %zu characters", o->name, len);
+    return 0;
+}

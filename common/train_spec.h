@@ -38,4 +38,16 @@ void fpt_train_spec_finish(fpt_train_spec *s);
 void fpt_train_spec_data_tag(const fpt_train_spec *s, char *buf, size_t len);
 void fpt_train_spec_help(FILE *f);
 
+// The table's key names, for other readers of the same settings (the job
+// spec parser): the i-th canonical name ("epochs"), NULL past the end.
+const char *fpt_train_spec_key(size_t i);
+// The canonical name of `name` ('-' read as '_'), or NULL if it is no key.
+const char *fpt_train_spec_canonical(const char *name);
+// The current value of key `name` as canonical text: integers in decimal,
+// numbers in the shortest %g form that reads back exactly (so equal values
+// print equally and different values differently), enums by name, booleans
+// true/false, targets as a comma list.  Returns -1 (with err) for an unknown key or a short buffer.
+int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, size_t len,
+                          fpt_err *err);
+
 #endif

@@ -1,0 +1,693 @@
+// store.c — the SQLite results database (see store.h, results/schema.sql).
+#include "store.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+// ---- the schema: results/schema.sql, byte for byte (tests/test_store.c) ------
+// BEGIN SCHEMA (generated from results/schema.sql; keep identical)
+const char fpt_store_schema_sql[] =
+    "-- fptfarm results database, schema version 1 (PRAGMA user_version = 1).\n"
+    "--\n"
+    "-- The library (common/store.c) holds a byte-for-byte copy of this file and\n"
+    "-- runs it on an empty database; tests/test_store.c fails if the two differ.\n"
+    "-- Change both together and bump user_version.\n"
+    "--\n"
+    "-- Idempotence: every table has a natural unique key.  Re-storing an epoch\n"
+    "-- record or a first passage is an upsert on (job_id, epoch) or\n"
+    "-- (job_id, target): the same values leave the table unchanged, new values\n"
+    "-- for the same key replace the old ones (last write wins).  Experiments and\n"
+    "-- jobs are insert-or-get on name and on\n"
+    "-- (experiment_id, protocol, timing, frequency, seed).\n"
+    "\n"
+    "CREATE TABLE experiments (\n"
+    "    id         INTEGER PRIMARY KEY,\n"
+    "    name       TEXT NOT NULL UNIQUE,\n"
+    "    spec_text  TEXT NOT NULL,\n"
+    "    spec_hash  TEXT NOT NULL,\n"
+    "    source     TEXT NOT NULL CHECK (source IN ('farm', 'import')),\n"
+    "    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))\n"
+    ");\n"
+    "\n"
+    "CREATE TABLE jobs (\n"
+    "    id            INTEGER PRIMARY KEY,\n"
+    "    experiment_id INTEGER NOT NULL REFERENCES experiments (id),\n"
+    "    protocol      TEXT NOT NULL,\n"
+    "    timing        TEXT NOT NULL CHECK (timing IN ('none', 'periodic', 'geometric')),\n"
+    "    frequency     REAL NOT NULL,   -- period tau (epochs) if periodic, probability p if geometric, 0 if none\n"
+    "    seed          INTEGER NOT NULL,\n"
+    "    state         TEXT NOT NULL DEFAULT 'pending'\n"
+    "                  CHECK (state IN ('pending', 'running', 'done', 'failed', 'diverged')),\n"
+    "    attempts      INTEGER NOT NULL DEFAULT 0,\n"
+    "    crashes       INTEGER NOT NULL DEFAULT 0,\n"
+    "    worker        INTEGER,\n"
+    "    host          TEXT,\n"
+    "    started_at    TEXT,\n"
+    "    finished_at   TEXT,\n"
+    "    UNIQUE (experiment_id, protocol, timing, frequency, seed)\n"
+    ");\n"
+    "\n"
+    "CREATE INDEX jobs_experiment_state ON jobs (experiment_id, state);\n"
+    "\n"
+    "-- One row per evaluated epoch.  Only test_acc is required: imported traces\n"
+    "-- have nothing else.\n"
+    "CREATE TABLE epochs (\n"
+    "    job_id     INTEGER NOT NULL REFERENCES jobs (id),\n"
+    "    epoch      INTEGER NOT NULL CHECK (epoch >= 1),\n"
+    "    train_loss REAL,\n"
+    "    test_loss  REAL,\n"
+    "    test_acc   REAL NOT NULL,\n"
+    "    lr         REAL,\n"
+    "    perturbed  INTEGER NOT NULL DEFAULT 0,\n"
+    "    seconds    REAL,\n"
+    "    PRIMARY KEY (job_id, epoch)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- The first-passage time of a job to a target accuracy (percent).  Exactly\n"
+    "-- one of epoch (reached) and censored_at (last epoch observed, not reached)\n"
+    "-- is set.\n"
+    "CREATE TABLE first_passages (\n"
+    "    job_id      INTEGER NOT NULL REFERENCES jobs (id),\n"
+    "    target      REAL NOT NULL,\n"
+    "    epoch       INTEGER,   -- first epoch with test_acc >= target; NULL when censored\n"
+    "    censored_at INTEGER,   -- last epoch observed when censored, else NULL\n"
+    "    PRIMARY KEY (job_id, target),\n"
+    "    CHECK ((epoch IS NULL) <> (censored_at IS NULL)),\n"
+    "    CHECK (epoch IS NULL OR epoch >= 1),\n"
+    "    CHECK (censored_at IS NULL OR censored_at >= 1)\n"
+    ");\n"
+    "\n"
+    "-- Progress of each experiment: jobs by state and epochs stored.\n"
+    "CREATE VIEW v_progress AS\n"
+    "SELECT e.id AS experiment_id,\n"
+    "       e.name AS experiment,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id) AS jobs,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'pending') AS pending,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'running') AS running,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'done') AS done,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'failed') AS failed,\n"
+    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'diverged') AS diverged,\n"
+    "       (SELECT count(*) FROM epochs p JOIN jobs j ON j.id = p.job_id\n"
+    "         WHERE j.experiment_id = e.id) AS epochs_stored\n"
+    "FROM experiments e;\n"
+    "\n"
+    "-- Runs, reached and censored per condition and target.  mean_fpt_reached_only\n"
+    "-- is the naive mean over the runs that reached the target: it is biased low\n"
+    "-- when runs are censored.  Use the survival analysis (v_survival, fptfarm's\n"
+    "-- analysis) for the real mean first-passage time.\n"
+    "CREATE VIEW v_mfpt AS\n"
+    "SELECT j.experiment_id,\n"
+    "       j.protocol,\n"
+    "       j.timing,\n"
+    "       j.frequency,\n"
+    "       fp.target,\n"
+    "       count(*) AS runs,\n"
+    "       count(fp.epoch) AS reached,\n"
+    "       count(*) - count(fp.epoch) AS censored,\n"
+    "       avg(fp.epoch) AS mean_fpt_reached_only\n"
+    "FROM first_passages fp\n"
+    "JOIN jobs j ON j.id = fp.job_id\n"
+    "GROUP BY j.experiment_id, j.protocol, j.timing, j.frequency, fp.target;\n"
+    "\n"
+    "-- Kaplan-Meier inputs per condition and target, one row per epoch t at which\n"
+    "-- some run reached the target or was censored: at_risk = runs with\n"
+    "-- first-passage or censoring time >= t, events = runs reaching the target at\n"
+    "-- t, censored = runs censored at t.  km_survival = S(t) = product over\n"
+    "-- t' <= t of (1 - events/at_risk) (0 once every run at risk has an event).\n"
+    "-- km_survival needs SQLite's math functions (exp, ln; SQLite >= 3.35).\n"
+    "CREATE VIEW v_survival AS\n"
+    "WITH times AS (\n"
+    "    SELECT j.experiment_id, j.protocol, j.timing, j.frequency, fp.target,\n"
+    "           coalesce(fp.epoch, fp.censored_at) AS t,\n"
+    "           (fp.epoch IS NOT NULL) AS event\n"
+    "    FROM first_passages fp\n"
+    "    JOIN jobs j ON j.id = fp.job_id\n"
+    "),\n"
+    "per_t AS (\n"
+    "    SELECT experiment_id, protocol, timing, frequency, target, t,\n"
+    "           sum(event) AS events,\n"
+    "           count(*) - sum(event) AS censored\n"
+    "    FROM times\n"
+    "    GROUP BY experiment_id, protocol, timing, frequency, target, t\n"
+    "),\n"
+    "risk AS (\n"
+    "    SELECT per_t.*,\n"
+    "           sum(events + censored) OVER (\n"
+    "               PARTITION BY experiment_id, protocol, timing, frequency, target\n"
+    "               ORDER BY t DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_risk\n"
+    "    FROM per_t\n"
+    ")\n"
+    "SELECT experiment_id, protocol, timing, frequency, target,\n"
+    "       t AS epoch, at_risk, events, censored,\n"
+    "       CASE WHEN max(events = at_risk) OVER w THEN 0.0\n"
+    "            ELSE exp(sum(ln(1.0 - CAST(events AS REAL) / at_risk)) OVER w)\n"
+    "       END AS km_survival\n"
+    "FROM risk\n"
+    "WINDOW w AS (PARTITION BY experiment_id, protocol, timing, frequency, target\n"
+    "             ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);\n";
+// END SCHEMA
+
+// ---- prepared statements ------------------------------------------------------
+
+enum {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_EXP_GET, ST_EXP_INS, ST_JOB_INS, ST_JOB_GET, ST_JOB_STATE,
+    ST_JOB_START, ST_JOB_FINISH, ST_JOB_CRASH, ST_EPOCH_UP, ST_FP_UP, ST_COUNTS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT fpt_sp",
+    [ST_RELEASE] = "RELEASE fpt_sp",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO fpt_sp",
+    [ST_EXP_GET] = "SELECT id, spec_hash FROM experiments WHERE name = ?1",
+    [ST_EXP_INS] = "INSERT INTO experiments (name, spec_text, spec_hash, source) "
+                   "VALUES (?1, ?2, ?3, ?4)",
+    [ST_JOB_INS] = "INSERT INTO jobs (experiment_id, protocol, timing, frequency, seed) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT (experiment_id, protocol, timing, frequency, seed) DO NOTHING",
+    [ST_JOB_GET] = "SELECT id FROM jobs WHERE experiment_id = ?1 AND protocol = ?2 "
+                   "AND timing = ?3 AND frequency = ?4 AND seed = ?5",
+    [ST_JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+    [ST_JOB_START] = "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?2, "
+                     "host = ?3, started_at = " NOW ", finished_at = NULL "
+                     "WHERE id = ?1 AND state = 'pending'",
+    [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, finished_at = " NOW " "
+                      "WHERE id = ?1 AND state IN ('pending', 'running')",
+    [ST_JOB_CRASH] = "UPDATE jobs SET crashes = crashes + 1, "
+                     "state = CASE WHEN crashes + 1 >= ?2 THEN 'failed' ELSE 'pending' END, "
+                     "finished_at = CASE WHEN crashes + 1 >= ?2 THEN " NOW " END "
+                     "WHERE id = ?1 AND state = 'running' RETURNING state",
+    [ST_EPOCH_UP] = "INSERT INTO epochs (job_id, epoch, train_loss, test_loss, test_acc, lr, "
+                    "perturbed, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                    "ON CONFLICT (job_id, epoch) DO UPDATE SET train_loss = excluded.train_loss, "
+                    "test_loss = excluded.test_loss, test_acc = excluded.test_acc, "
+                    "lr = excluded.lr, perturbed = excluded.perturbed, seconds = excluded.seconds",
+    [ST_FP_UP] = "INSERT INTO first_passages (job_id, target, epoch, censored_at) "
+                 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (job_id, target) DO UPDATE SET "
+                 "epoch = excluded.epoch, censored_at = excluded.censored_at",
+    [ST_COUNTS] = "SELECT state, count(*) FROM jobs WHERE experiment_id = ?1 GROUP BY state",
+};
+
+struct fpt_store {
+    sqlite3 *db;
+    char *path;
+    int depth;   // open transaction levels (1 = BEGIN, more = savepoints)
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+static const char *const state_names[FPT_JOB_NSTATES] = {
+    "pending", "running", "done", "failed", "diverged",
+};
+
+const char *fpt_job_state_name(fpt_job_state st) {
+    return (unsigned)st < FPT_JOB_NSTATES ? state_names[st] : "?";
+}
+
+const char *fpt_store_path(const fpt_store *s) { return s ? s->path : ""; }
+
+// The error of the last failed call on db, with the path and what was done.
+static int db_fail(fpt_store *s, const char *what, fpt_err *err) {
+    return fpt_fail(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static void done_with(sqlite3_stmt *st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+// Steps a statement that returns no rows (or whose rows are ignored).
+static int run(fpt_store *s, sqlite3_stmt *st, const char *what, fpt_err *err) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, what, err);
+        done_with(st);
+        return -1;
+    }
+    done_with(st);
+    return 0;
+}
+
+// Prepares, runs and finalizes one constant statement (pragmas, schema).
+// *row_text receives the first column of the first row, if asked for.
+static int run_once(fpt_store *s, const char *sql, const char **tail, char *row_text,
+                    size_t row_cap, fpt_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, tail);
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_NOTADB)
+            return fpt_fail(err, "%s: not an SQLite database (%s)", s->path, sqlite3_errmsg(s->db));
+        return db_fail(s, "preparing a statement", err);
+    }
+    if (!st) return 0;   // only whitespace or comments
+    if (row_text && row_cap) row_text[0] = '\0';
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (row_text && row_cap && !row_text[0]) {
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            snprintf(row_text, row_cap, "%s", t ? (const char *)t : "");
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        if ((rc & 0xff) == SQLITE_NOTADB)
+            fpt_fail(err, "%s: not an SQLite database (%s)", s->path, sqlite3_errmsg(s->db));
+        else
+            fpt_fail(err, "%s: '%.60s': %s", s->path, sqlite3_sql(st), sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int query_int(fpt_store *s, const char *sql, long long *v, fpt_err *err) {
+    char buf[64];
+    if (run_once(s, sql, NULL, buf, sizeof buf, err)) return -1;
+    *v = strtoll(buf, NULL, 10);
+    return 0;
+}
+
+// ---- transactions -------------------------------------------------------------
+
+int fpt_store_begin(fpt_store *s, fpt_err *err) {
+    if (run(s, s->st[s->depth == 0 ? ST_BEGIN : ST_SAVEPOINT], "beginning a transaction", err))
+        return -1;
+    s->depth++;
+    return 0;
+}
+
+void fpt_store_rollback(fpt_store *s) {
+    if (s->depth <= 0) return;
+    if (s->depth == 1) {
+        if (sqlite3_get_autocommit(s->db) == 0) run(s, s->st[ST_ROLLBACK], "rollback", NULL);
+    } else {
+        run(s, s->st[ST_ROLLBACK_TO], "rollback to savepoint", NULL);
+        run(s, s->st[ST_RELEASE], "releasing savepoint", NULL);
+    }
+    s->depth--;
+}
+
+int fpt_store_commit(fpt_store *s, fpt_err *err) {
+    if (s->depth <= 0) return fpt_fail(err, "%s: commit without a transaction", s->path);
+    if (run(s, s->st[s->depth == 1 ? ST_COMMIT : ST_RELEASE], "committing", err)) {
+        fpt_store_rollback(s);
+        return -1;
+    }
+    s->depth--;
+    return 0;
+}
+
+// ---- open / close -------------------------------------------------------------
+
+static int create_schema(fpt_store *s, fpt_err *err) {
+    const char *sql = fpt_store_schema_sql;
+    while (sql && *sql) {
+        const char *tail = NULL;
+        if (run_once(s, sql, &tail, NULL, 0, err)) return -1;
+        sql = tail;
+    }
+    return run_once(s, "PRAGMA user_version = " STR(FPT_STORE_SCHEMA_VERSION), NULL, NULL, 0,
+                    err);
+}
+
+// Checks the schema version; creates the schema in an empty database.
+static int check_schema(fpt_store *s, int create, fpt_err *err) {
+    long long version, tables;
+    if (query_int(s, "PRAGMA user_version", &version, err)) return -1;
+    if (version == FPT_STORE_SCHEMA_VERSION) return 0;
+    if (version != 0) {
+        return fpt_fail(err,
+                        "%s: results database has schema version %lld, this fptfarm uses "
+                        "version %d (%s); no migration exists",
+                        s->path, version, FPT_STORE_SCHEMA_VERSION,
+                        version > FPT_STORE_SCHEMA_VERSION ? "written by a newer fptfarm"
+                                                           : "written by an older fptfarm");
+    }
+    if (query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err)) return -1;
+    if (tables != 0)
+        return fpt_fail(err,
+                        "%s: not an fptfarm results database (user_version 0 and %lld schema "
+                        "objects of another application)",
+                        s->path, tables);
+    if (!create)
+        return fpt_fail(err, "%s: database is empty (no fptfarm schema); create it first", s->path);
+    // Another process may create it at the same time: decide under the lock.
+    if (run_once(s, "BEGIN IMMEDIATE", NULL, NULL, 0, err)) return -1;
+    if (query_int(s, "PRAGMA user_version", &version, err)) goto fail;
+    if (version == 0 && create_schema(s, err)) goto fail;
+    if (run_once(s, "COMMIT", NULL, NULL, 0, err)) goto fail;
+    return version == 0 || version == FPT_STORE_SCHEMA_VERSION
+               ? 0
+               : fpt_fail(err, "%s: schema version %lld appeared while creating version %d",
+                          s->path, version, FPT_STORE_SCHEMA_VERSION);
+fail:
+    if (!sqlite3_get_autocommit(s->db)) run_once(s, "ROLLBACK", NULL, NULL, 0, NULL);
+    fpt_err_prefix(err, "creating the schema: ");
+    return -1;
+}
+
+int fpt_store_open(fpt_store **out, const char *path, int create, const fpt_store_options *o,
+                   fpt_err *err) {
+    *out = NULL;
+    fpt_store_options opt = {0, 5000};
+    if (o) opt = *o;
+    if (opt.busy_timeout_ms <= 0) opt.busy_timeout_ms = 5000;
+
+    fpt_store *s = calloc(1, sizeof *s);
+    if (!s) return fpt_fail(err, "%s: out of memory opening the results database", path);
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return fpt_fail(err, "%s: out of memory opening the results database", path);
+    }
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        fpt_fail(err, "%s: cannot open results database: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, opt.busy_timeout_ms);
+
+    long long v;
+    char mode[32];
+    // The first read also tells whether the file is a database at all.
+    if (query_int(s, "PRAGMA user_version", &v, err)) goto fail;
+    if (run_once(s, "PRAGMA foreign_keys = ON", NULL, NULL, 0, err)) goto fail;
+    if (run_once(s, "PRAGMA synchronous = FULL", NULL, NULL, 0, err)) goto fail;
+    if (opt.wal_exclusive) {
+        if (run_once(s, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, 0, err)) goto fail;
+        if (run_once(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode, err)) goto fail;
+        if (strcmp(mode, "wal") != 0) {
+            fpt_fail(err, "%s: cannot switch to WAL journal (journal_mode is '%s')", path, mode);
+            goto fail;
+        }
+    } else {
+        if (run_once(s, "PRAGMA journal_mode = DELETE", NULL, mode, sizeof mode, err)) goto fail;
+        if (strcmp(mode, "delete") != 0) {
+            fpt_fail(err, "%s: cannot set the rollback journal (journal_mode is '%s')", path, mode);
+            goto fail;
+        }
+    }
+    if (check_schema(s, create, err)) goto fail;
+
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            fpt_fail(err, "%s: preparing '%.60s': %s", path, stmt_sql[i], sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    }
+    *out = s;
+    return 0;
+fail:
+    fpt_store_close(s);
+    return -1;
+}
+
+void fpt_store_close(fpt_store *s) {
+    if (!s) return;
+    while (s->depth > 0 && s->st[ST_ROLLBACK]) fpt_store_rollback(s);
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+// ---- experiments and jobs -----------------------------------------------------
+
+static int bind_text(sqlite3_stmt *st, int i, const char *t) {
+    return sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+}
+
+int fpt_store_experiment(fpt_store *s, const char *name, const char *spec_text,
+                         const char *spec_hash, const char *source, int64_t *id, int *created,
+                         fpt_err *err) {
+    if (created) *created = 0;
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *g = s->st[ST_EXP_GET];
+    bind_text(g, 1, name);
+    int rc = sqlite3_step(g);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(g, 0);
+        const char *h = (const char *)sqlite3_column_text(g, 1);
+        if (strcmp(h ? h : "", spec_hash) != 0) {
+            fpt_fail(err,
+                     "%s: experiment '%s' exists with a different spec (hash %s vs %s); use a "
+                     "new database or name",
+                     s->path, name, h ? h : "", spec_hash);
+            done_with(g);
+            goto fail;
+        }
+        done_with(g);
+        return fpt_store_commit(s, err);
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "looking up an experiment", err);
+        done_with(g);
+        goto fail;
+    }
+    done_with(g);
+    sqlite3_stmt *ins = s->st[ST_EXP_INS];
+    bind_text(ins, 1, name);
+    bind_text(ins, 2, spec_text);
+    bind_text(ins, 3, spec_hash);
+    bind_text(ins, 4, source);
+    if (run(s, ins, "inserting an experiment", err)) {
+        fpt_err_prefix(err, "experiment '%s': ", name);
+        goto fail;
+    }
+    *id = sqlite3_last_insert_rowid(s->db);
+    if (created) *created = 1;
+    return fpt_store_commit(s, err);
+fail:
+    fpt_store_rollback(s);
+    return -1;
+}
+
+static void bind_job_key(sqlite3_stmt *st, int64_t experiment_id, const char *protocol,
+                         const char *timing, double frequency, int64_t seed) {
+    sqlite3_bind_int64(st, 1, experiment_id);
+    bind_text(st, 2, protocol);
+    bind_text(st, 3, timing);
+    sqlite3_bind_double(st, 4, frequency);
+    sqlite3_bind_int64(st, 5, seed);
+}
+
+int fpt_store_job(fpt_store *s, int64_t experiment_id, const char *protocol, const char *timing,
+                  double frequency, int64_t seed, int64_t *id, int *created, fpt_err *err) {
+    if (created) *created = 0;
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *ins = s->st[ST_JOB_INS], *g = s->st[ST_JOB_GET];
+    bind_job_key(ins, experiment_id, protocol, timing, frequency, seed);
+    if (run(s, ins, "inserting a job", err)) goto fail;
+    int inserted = sqlite3_changes(s->db) > 0;
+    bind_job_key(g, experiment_id, protocol, timing, frequency, seed);
+    int rc = sqlite3_step(g);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE)
+            fpt_fail(err, "%s: job vanished after insert", s->path);
+        else
+            db_fail(s, "looking up a job", err);
+        done_with(g);
+        goto fail;
+    }
+    *id = sqlite3_column_int64(g, 0);
+    done_with(g);
+    if (created) *created = inserted;
+    return fpt_store_commit(s, err);
+fail:
+    fpt_err_prefix(err, "job (experiment %lld, %s, %s %g, seed %lld): ", (long long)experiment_id,
+                   protocol, timing, frequency, (long long)seed);
+    fpt_store_rollback(s);
+    return -1;
+}
+
+// Why an update of job_id changed nothing: it does not exist or is in the
+// wrong state.
+static int job_not_in(fpt_store *s, int64_t job_id, const char *action, const char *wanted,
+                      fpt_err *err) {
+    sqlite3_stmt *q = s->st[ST_JOB_STATE];
+    sqlite3_bind_int64(q, 1, job_id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        fpt_fail(err, "%s: cannot %s job %lld: it is '%s', not %s", s->path, action,
+                 (long long)job_id, (const char *)sqlite3_column_text(q, 0), wanted);
+    else if (rc == SQLITE_DONE)
+        fpt_fail(err, "%s: cannot %s job %lld: no such job", s->path, action, (long long)job_id);
+    else
+        db_fail(s, "looking up a job's state", err);
+    done_with(q);
+    return -1;
+}
+
+int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *host,
+                        fpt_err *err) {
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *u = s->st[ST_JOB_START];
+    sqlite3_bind_int64(u, 1, job_id);
+    sqlite3_bind_int(u, 2, worker);
+    if (host)
+        bind_text(u, 3, host);
+    else
+        sqlite3_bind_null(u, 3);
+    if (run(s, u, "starting a job", err)) goto fail;
+    if (sqlite3_changes(s->db) == 0) {
+        job_not_in(s, job_id, "start", "pending", err);
+        goto fail;
+    }
+    return fpt_store_commit(s, err);
+fail:
+    fpt_store_rollback(s);
+    return -1;
+}
+
+int fpt_store_job_finish(fpt_store *s, int64_t job_id, fpt_job_state final, fpt_err *err) {
+    if (final != FPT_JOB_DONE && final != FPT_JOB_FAILED && final != FPT_JOB_DIVERGED)
+        return fpt_fail(err, "%s: job %lld cannot finish as '%s' (done, failed or diverged)",
+                        s->path, (long long)job_id, fpt_job_state_name(final));
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *u = s->st[ST_JOB_FINISH];
+    sqlite3_bind_int64(u, 1, job_id);
+    bind_text(u, 2, state_names[final]);
+    if (run(s, u, "finishing a job", err)) goto fail;
+    if (sqlite3_changes(s->db) == 0) {
+        job_not_in(s, job_id, "finish", "pending or running", err);
+        goto fail;
+    }
+    return fpt_store_commit(s, err);
+fail:
+    fpt_store_rollback(s);
+    return -1;
+}
+
+int fpt_store_job_crash(fpt_store *s, int64_t job_id, int max_crashes, int *failed,
+                        fpt_err *err) {
+    if (max_crashes < 1)
+        return fpt_fail(err, "%s: crash limit %d for job %lld must be at least 1", s->path,
+                        max_crashes, (long long)job_id);
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *u = s->st[ST_JOB_CRASH];
+    sqlite3_bind_int64(u, 1, job_id);
+    sqlite3_bind_int(u, 2, max_crashes);
+    int rc = sqlite3_step(u);
+    if (rc == SQLITE_ROW) {
+        const char *st = (const char *)sqlite3_column_text(u, 0);
+        if (failed) *failed = st && strcmp(st, "failed") == 0;
+        rc = sqlite3_step(u);
+        if (rc != SQLITE_DONE) {
+            db_fail(s, "recording a crash", err);
+            done_with(u);
+            goto fail;
+        }
+        done_with(u);
+        return fpt_store_commit(s, err);
+    }
+    if (rc == SQLITE_DONE) {
+        done_with(u);
+        job_not_in(s, job_id, "record a crash of", "running", err);
+    } else {
+        db_fail(s, "recording a crash", err);
+        done_with(u);
+    }
+fail:
+    fpt_store_rollback(s);
+    return -1;
+}
+
+// ---- epochs and first passages ------------------------------------------------
+
+static void bind_real_or_null(sqlite3_stmt *st, int i, double v) {
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+int fpt_store_add_epochs(fpt_store *s, int64_t job_id, const fpt_epoch_record *recs, int n,
+                         fpt_err *err) {
+    if (n < 0) return fpt_fail(err, "%s: job %lld: %d epoch records", s->path, (long long)job_id, n);
+    if (n == 0) return 0;
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *u = s->st[ST_EPOCH_UP];
+    for (int i = 0; i < n; i++) {
+        const fpt_epoch_record *r = &recs[i];
+        if (!isfinite(r->test_acc)) {
+            fpt_fail(err, "%s: job %lld epoch %d: test_acc is %g, not a number", s->path,
+                     (long long)job_id, r->epoch, r->test_acc);
+            goto fail;
+        }
+        sqlite3_bind_int64(u, 1, job_id);
+        sqlite3_bind_int(u, 2, r->epoch);
+        bind_real_or_null(u, 3, r->train_loss);
+        bind_real_or_null(u, 4, r->test_loss);
+        sqlite3_bind_double(u, 5, r->test_acc);
+        bind_real_or_null(u, 6, r->lr);
+        sqlite3_bind_int(u, 7, r->perturbed != 0);
+        bind_real_or_null(u, 8, r->seconds);
+        if (run(s, u, "storing an epoch", err)) {
+            fpt_err_prefix(err, "job %lld epoch %d: ", (long long)job_id, r->epoch);
+            goto fail;
+        }
+    }
+    return fpt_store_commit(s, err);
+fail:
+    fpt_store_rollback(s);
+    return -1;
+}
+
+int fpt_store_first_passage(fpt_store *s, int64_t job_id, double target, int epoch,
+                            int last_epoch, fpt_err *err) {
+    if (epoch < 0 || (epoch == 0 && last_epoch < 1))
+        return fpt_fail(err, "%s: job %lld target %g: first passage %d (censored at %d) is invalid",
+                        s->path, (long long)job_id, target, epoch, last_epoch);
+    if (fpt_store_begin(s, err)) return -1;
+    sqlite3_stmt *u = s->st[ST_FP_UP];
+    sqlite3_bind_int64(u, 1, job_id);
+    sqlite3_bind_double(u, 2, target);
+    if (epoch > 0) {
+        sqlite3_bind_int(u, 3, epoch);
+        sqlite3_bind_null(u, 4);
+    } else {
+        sqlite3_bind_null(u, 3);
+        sqlite3_bind_int(u, 4, last_epoch);
+    }
+    if (run(s, u, "storing a first passage", err)) {
+        fpt_err_prefix(err, "job %lld target %g: ", (long long)job_id, target);
+        fpt_store_rollback(s);
+        return -1;
+    }
+    return fpt_store_commit(s, err);
+}
+
+int fpt_store_job_counts(fpt_store *s, int64_t experiment_id, fpt_job_counts *c, fpt_err *err) {
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *q = s->st[ST_COUNTS];
+    sqlite3_bind_int64(q, 1, experiment_id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *st = (const char *)sqlite3_column_text(q, 0);
+        int64_t k = sqlite3_column_int64(q, 1);
+        for (int i = 0; i < FPT_JOB_NSTATES; i++)
+            if (st && strcmp(st, state_names[i]) == 0) c->by_state[i] = k;
+        c->total += k;
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, "counting jobs", err);
+        done_with(q);
+        return -1;
+    }
+    done_with(q);
+    return 0;
+}
