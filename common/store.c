@@ -160,7 +160,7 @@ enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_EXP_GET, ST_EXP_INS, ST_JOB_INS, ST_JOB_GET, ST_JOB_STATE,
     ST_JOB_START, ST_JOB_FINISH, ST_JOB_CRASH, ST_EPOCH_UP, ST_FP_UP, ST_COUNTS,
-    ST_COUNT
+    ST_PROGRESS, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -197,6 +197,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (job_id, target) DO UPDATE SET "
                  "epoch = excluded.epoch, censored_at = excluded.censored_at",
     [ST_COUNTS] = "SELECT state, count(*) FROM jobs WHERE experiment_id = ?1 GROUP BY state",
+    [ST_PROGRESS] = "SELECT experiment_id, experiment, jobs, pending, running, done, failed, "
+                    "diverged, epochs_stored FROM v_progress ORDER BY experiment_id",
 };
 
 struct fpt_store {
@@ -685,6 +687,33 @@ int fpt_store_job_counts(fpt_store *s, int64_t experiment_id, fpt_job_counts *c,
     }
     if (rc != SQLITE_DONE) {
         db_fail(s, "counting jobs", err);
+        done_with(q);
+        return -1;
+    }
+    done_with(q);
+    return 0;
+}
+
+int fpt_store_progress(fpt_store *s, fpt_progress_fn fn, void *ctx, fpt_err *err) {
+    sqlite3_stmt *q = s->st[ST_PROGRESS];
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        fpt_progress_row r = {0};
+        r.experiment_id = sqlite3_column_int64(q, 0);
+        const char *name = (const char *)sqlite3_column_text(q, 1);
+        snprintf(r.experiment, sizeof r.experiment, "%s", name ? name : "");
+        r.jobs = sqlite3_column_int64(q, 2);
+        for (int k = 0; k < FPT_JOB_NSTATES; k++) r.by_state[k] = 0;
+        r.by_state[FPT_JOB_PENDING] = sqlite3_column_int64(q, 3);
+        r.by_state[FPT_JOB_RUNNING] = sqlite3_column_int64(q, 4);
+        r.by_state[FPT_JOB_DONE] = sqlite3_column_int64(q, 5);
+        r.by_state[FPT_JOB_FAILED] = sqlite3_column_int64(q, 6);
+        r.by_state[FPT_JOB_DIVERGED] = sqlite3_column_int64(q, 7);
+        r.epochs = sqlite3_column_int64(q, 8);
+        if (fn(&r, ctx)) break;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        db_fail(s, "reading progress", err);
         done_with(q);
         return -1;
     }

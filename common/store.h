@@ -100,4 +100,16 @@ typedef struct fpt_job_counts {
 // Jobs of an experiment by state.
 int fpt_store_job_counts(fpt_store *s, int64_t experiment_id, fpt_job_counts *c, fpt_err *err);
 
+// One row of the v_progress view: an experiment's jobs by state.
+typedef struct fpt_progress_row {
+    int64_t experiment_id;
+    char experiment[256];
+    int64_t jobs, epochs;
+    int64_t by_state[FPT_JOB_NSTATES];   // indexed by fpt_job_state
+} fpt_progress_row;
+
+// Calls fn for each experiment, in creation order; fn returns non-zero to stop.
+typedef int (*fpt_progress_fn)(const fpt_progress_row *row, void *ctx);
+int fpt_store_progress(fpt_store *s, fpt_progress_fn fn, void *ctx, fpt_err *err);
+
 #endif

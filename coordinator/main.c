@@ -2,6 +2,8 @@
 //
 //   fptfarm train [--config FILE.ini] [--option value ...]
 //   fptfarm demo [train options]
+//   fptfarm import DB CSV --name NAME [--target LIST]
+//   fptfarm status DB
 //   fptfarm version
 //
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
@@ -23,6 +25,9 @@ static void usage(FILE *f) {
             "usage: fptfarm <command> [options]\n"
             "commands:\n"
             "  train     one training run on this machine (fptfarm train --help)\n"
+            "  import    load per-epoch traces from CSV into a results database:\n"
+            "            fptfarm import DB CSV --name NAME [--target 72[,60]]\n"
+            "  status    jobs and epochs per experiment in a results database: fptfarm status DB\n"
             "  demo      a small example run: fptfarm train with a preset (width 8,\n"
             "            synthetic data, shrink_perturb every 2 epochs); train options override it\n"
             "  version   print the version\n");
@@ -59,11 +64,16 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "train")) {
         fpt_blas_fix_coretype(argv);
         rc = fpt_cmd_train(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "import")) {
+        rc = fpt_cmd_import(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "status")) {
+        rc = fpt_cmd_status(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "demo")) {
         fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
-        fprintf(stderr, "fptfarm: unknown command '%s' (expected: train, demo, version)\n",
+        fprintf(stderr, "fptfarm: unknown command '%s' (expected: train, demo, import, status, "
+                        "version)\n",
                 argv[1]);
         return 2;
     }

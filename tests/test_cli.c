@@ -155,3 +155,39 @@ Test(cli, bad_ini_files_name_file_and_line) {
     snprintf(want, sizeof want, "%s:2: unknown section [experiment]", path);
     expect_one_error(args, want);
 }
+
+Test(cli, import_and_status) {
+    char csv[256], db[256], args[1024], out[8192], errs[4096];
+    snprintf(csv, sizeof csv, "%s/runs.csv", dir);
+    snprintf(db, sizeof db, "%s/results.db", dir);
+    FILE *f = fopen(csv, "w");
+    // two baseline runs (one reaches 60 at epoch 2, one never) and one perturbed
+    fprintf(f, "protocol,period,seed,epoch,test_acc\n"
+               "none,0,0,1,40\nnone,0,0,2,61\nnone,0,0,3,55\n"
+               "none,0,1,1,30\nnone,0,1,2,50\nnone,0,1,3,59.99\n"
+               "shrink_perturb,2,0,1,62\nshrink_perturb,2,0,2,70\nshrink_perturb,2,0,3,71\n");
+    fclose(f);
+    snprintf(args, sizeof args, "import %s %s --name tiny --target 60", db, csv);
+    int rc = run(args, out, sizeof out, errs, sizeof errs);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, errs);
+    cr_expect(strstr(out, "tiny: 3 jobs: 3 done, 0 running, 0 pending, 0 failed, 0 diverged; "
+                          "9 epochs stored"), "%s", out);
+    snprintf(args, sizeof args, "status %s", db);
+    cr_assert_eq(run(args, out, sizeof out, errs, sizeof errs), 0, "%s", errs);
+    cr_expect(strstr(out, "tiny: 3 jobs: 3 done"), "%s", out);
+    // The same name again is refused and the database keeps its one experiment.
+    snprintf(args, sizeof args, "import %s %s --name tiny --target 70", db, csv);
+    expect_one_error(args, "experiment 'tiny' exists");
+    // A malformed line names the file and the line.
+    f = fopen(csv, "a");
+    fprintf(f, "none,0,2,1\n");
+    fclose(f);
+    snprintf(args, sizeof args, "import %s %s --name other", db, csv);
+    char want[300];
+    snprintf(want, sizeof want, "%s:11:", csv);
+    expect_one_error(args, want);
+    snprintf(args, sizeof args, "status %s", db);
+    cr_assert_eq(run(args, out, sizeof out, errs, sizeof errs), 0, "%s", errs);
+    cr_expect_null(strstr(out, "other"), "a failed import must leave nothing: %s", out);
+    expect_one_error("status /nonexistent/x.db", "/nonexistent/x.db");
+}
