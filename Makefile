@@ -29,15 +29,17 @@ BLAS_PKG        := PKG_CONFIG_PATH=$(OPENBLAS_PC_DIR)$${PKG_CONFIG_PATH:+:$$PKG_
 BLAS_CFLAGS     := $(shell $(BLAS_PKG) --cflags openblas)
 BLAS_LIBDIR     := $(shell $(BLAS_PKG) --variable=libdir openblas)
 BLAS_LIBS       := $(shell $(BLAS_PKG) --libs openblas) $(if $(BLAS_LIBDIR),-Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR))
+MPI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags ompi-c)
+MPI_LIBS    := $(shell $(PKG_CONFIG) --libs ompi-c)
 INIH_CFLAGS := $(shell $(PKG_CONFIG) --cflags inih)
 INIH_LIBS   := $(shell $(PKG_CONFIG) --libs inih)
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion)
 CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(shell $(PKG_CONFIG) --cflags sqlite3)
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(shell $(PKG_CONFIG) --cflags sqlite3)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
-LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(shell $(PKG_CONFIG) --libs sqlite3) -lm
+LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(shell $(PKG_CONFIG) --libs sqlite3) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard common/*.c)
@@ -79,7 +81,8 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # Passive OpenMP waiting: the tests train many tiny models, whose parallel
 # regions are short; on a busy machine spinning threads made them 20x slower.
 test: $(BUILD)/test_fptfarm $(BUILD)/fptfarm
-	OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $(BUILD)/test_fptfarm --jobs 1
+	FPTFARM=$(BUILD)/fptfarm OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
+	  $(BUILD)/test_fptfarm --jobs 1
 
 test-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \

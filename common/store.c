@@ -160,7 +160,7 @@ enum {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_EXP_GET, ST_EXP_INS, ST_JOB_INS, ST_JOB_GET, ST_JOB_STATE,
     ST_JOB_START, ST_JOB_FINISH, ST_JOB_CRASH, ST_EPOCH_UP, ST_FP_UP, ST_COUNTS,
-    ST_PROGRESS, ST_COUNT
+    ST_PROGRESS, ST_JOB_RELEASE, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -197,6 +197,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (job_id, target) DO UPDATE SET "
                  "epoch = excluded.epoch, censored_at = excluded.censored_at",
     [ST_COUNTS] = "SELECT state, count(*) FROM jobs WHERE experiment_id = ?1 GROUP BY state",
+    [ST_JOB_RELEASE] = "UPDATE jobs SET state = 'pending' WHERE id = ?1 AND state = 'running'",
     [ST_PROGRESS] = "SELECT experiment_id, experiment, jobs, pending, running, done, failed, "
                     "diverged, epochs_stored FROM v_progress ORDER BY experiment_id",
 };
@@ -718,5 +719,31 @@ int fpt_store_progress(fpt_store *s, fpt_progress_fn fn, void *ctx, fpt_err *err
         return -1;
     }
     done_with(q);
+    return 0;
+}
+
+int fpt_store_job_release(fpt_store *s, int64_t job_id, fpt_err *err) {
+    sqlite3_stmt *u = s->st[ST_JOB_RELEASE];
+    sqlite3_bind_int64(u, 1, job_id);
+    return run(s, u, "releasing a job", err);
+}
+
+int fpt_store_job_state(fpt_store *s, int64_t job_id, fpt_job_state *state, fpt_err *err) {
+    sqlite3_stmt *q = s->st[ST_JOB_STATE];
+    sqlite3_bind_int64(q, 1, job_id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        if (rc == SQLITE_DONE) fpt_fail(err, "%s: no job %lld", s->path, (long long)job_id);
+        else db_fail(s, "reading a job's state", err);
+        done_with(q);
+        return -1;
+    }
+    const char *st = (const char *)sqlite3_column_text(q, 0);
+    int found = -1;
+    for (int i = 0; i < FPT_JOB_NSTATES; i++)
+        if (st && strcmp(st, state_names[i]) == 0) found = i;
+    done_with(q);
+    if (found < 0) return fpt_fail(err, "%s: job %lld has unknown state", s->path, (long long)job_id);
+    *state = (fpt_job_state)found;
     return 0;
 }

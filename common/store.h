@@ -100,6 +100,10 @@ typedef struct fpt_job_counts {
 // Jobs of an experiment by state.
 int fpt_store_job_counts(fpt_store *s, int64_t experiment_id, fpt_job_counts *c, fpt_err *err);
 
+// running -> pending without counting a crash (a clean stop on a signal).
+int fpt_store_job_release(fpt_store *s, int64_t job_id, fpt_err *err);
+int fpt_store_job_state(fpt_store *s, int64_t job_id, fpt_job_state *state, fpt_err *err);
+
 // One row of the v_progress view: an experiment's jobs by state.
 typedef struct fpt_progress_row {
     int64_t experiment_id;

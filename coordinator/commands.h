@@ -9,5 +9,6 @@
 int fpt_cmd_train(int argc, char **argv, fpt_err *err);
 int fpt_cmd_import(int argc, char **argv, fpt_err *err);
 int fpt_cmd_status(int argc, char **argv, fpt_err *err);
+int fpt_cmd_run(int argc, char **argv, fpt_err *err);
 
 #endif

@@ -24,6 +24,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: fptfarm <command> [options]\n"
             "commands:\n"
+            "  run       the farm: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K]\n"
             "  train     one training run on this machine (fptfarm train --help)\n"
             "  import    load per-epoch traces from CSV into a results database:\n"
             "            fptfarm import DB CSV --name NAME [--target 72[,60]]\n"
@@ -64,6 +65,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[1], "train")) {
         fpt_blas_fix_coretype(argv);
         rc = fpt_cmd_train(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "run")) {
+        fpt_blas_fix_coretype(argv);
+        rc = fpt_cmd_run(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "import")) {
         rc = fpt_cmd_import(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "status")) {
@@ -72,7 +76,8 @@ int main(int argc, char **argv) {
         fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
-        fprintf(stderr, "fptfarm: unknown command '%s' (expected: train, demo, import, status, "
+        fprintf(stderr, "fptfarm: unknown command '%s' (expected: run, train, demo, import, "
+                        "status, "
                         "version)\n",
                 argv[1]);
         return 2;

@@ -1,0 +1,41 @@
+// farm_proto.h — the messages between the coordinator (rank 0) and the
+// workers (ranks > 0).  All ranks run the same binary, so messages are
+// plain structs sent as MPI_BYTE.
+//
+//   worker -> coordinator   TAG_REQUEST   msg_request   "give me a job"
+//   coordinator -> worker   TAG_JOB       msg_job       a job to run
+//                           TAG_NO_MORE   (empty)       no job: exit
+//   worker -> coordinator   TAG_EPOCH     msg_epoch     one epoch record
+//   coordinator -> worker   TAG_ACK       msg_ack       committed (stop = 1:
+//                                                       checkpoint and stop)
+//   worker -> coordinator   TAG_FINISHED  msg_finished  run ended (completed,
+//                                                       reached, diverged)
+//   worker -> coordinator   TAG_STOPPED   msg_finished  checkpointed on request
+//
+// The worker waits for the ACK of each epoch record before it writes that
+// epoch's checkpoint, so a checkpoint is never ahead of the database: after
+// any crash, resuming re-sends at most records the database already has
+// (stored again as the same rows).
+#ifndef FPT_FARM_PROTO_H
+#define FPT_FARM_PROTO_H
+
+#include <stdint.h>
+
+#include "checkpoint.h"
+#include "run.h"
+
+enum {
+    TAG_REQUEST = 1, TAG_JOB, TAG_NO_MORE, TAG_EPOCH, TAG_ACK, TAG_FINISHED, TAG_STOPPED,
+};
+
+typedef struct msg_request { char host[64]; } msg_request;
+typedef struct msg_job { int64_t job_id; int64_t job_index; } msg_job;
+typedef struct msg_epoch { int64_t job_id; fpt_epoch_record rec; } msg_epoch;
+typedef struct msg_ack { int32_t stop; } msg_ack;
+typedef struct msg_finished {
+    int64_t job_id;
+    int32_t outcome;          // fpt_run_outcome
+    fpt_run_state state;
+} msg_finished;
+
+#endif

@@ -1,0 +1,363 @@
+// cmd_run.c — `mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K]`
+//
+// Rank 0 is the coordinator: it owns the results database (no other rank
+// opens it), records the experiment and its jobs, hands jobs to workers as
+// they ask (self-scheduling, so fast and slow jobs balance), commits the
+// epoch records they stream in batched transactions, and acknowledges each
+// commit.  Ranks > 0 run worker/worker.c.
+//
+// Resume: running the same spec against the same database continues: done,
+// diverged and failed jobs are skipped; jobs left 'running' by a killed
+// coordinator count one crash and restart from their checkpoints (a job is
+// marked failed once it has crashed max_crashes times).  A changed spec is
+// refused.  SIGTERM/SIGINT to the coordinator, or SIGUSR1 to mpirun: workers
+// finish their epoch, checkpoint and stop; their jobs go back to pending (no
+// crash); exit code 3.
+#include <errno.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "farm_proto.h"
+#include "job_spec.h"
+#include "prof.h"
+#include "store.h"
+#include "worker.h"
+
+#define EXIT_STOPPED 3
+#define FLUSH_RECORDS 256      // commit at least this often (records)
+#define FLUSH_SECONDS 0.25     // ... or this often (seconds) while records wait
+#define PROGRESS_SECONDS 5.0
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct pending_ack { int worker; msg_epoch m; } pending_ack;
+
+typedef struct coord {
+    const fpt_job_spec *spec;
+    fpt_store *db;
+    int64_t *job_ids;        // (n_jobs) database ids, in spec order
+    size_t *queue;           // job indices still to hand out
+    size_t n_queue, next;
+    int64_t *worker_job;     // (size) job index each worker runs, -1 idle
+    pending_ack *buf;        // records received, not yet committed
+    int n_buf;
+    double first_buffered;
+    long epochs_done, jobs_done, jobs_total;
+    double t_start, last_progress;
+} coord;
+
+static const char *timing_text(const fpt_job *j) {
+    return j->protocol == FPT_PROTO_NONE ? "none" : fpt_timing_name(j->timing);
+}
+
+// Commits the buffered records in one transaction, then acknowledges them.
+static int flush(coord *c, fpt_err *err) {
+    if (c->n_buf == 0) return 0;
+    if (fpt_store_begin(c->db, err)) return -1;
+    for (int i = 0; i < c->n_buf; i++)
+        if (fpt_store_add_epochs(c->db, c->buf[i].m.job_id, &c->buf[i].m.rec, 1, err)) {
+            fpt_store_rollback(c->db);
+            return -1;
+        }
+    if (fpt_store_commit(c->db, err)) return -1;
+    msg_ack ack = {.stop = stop_requested ? 1 : 0};
+    for (int i = 0; i < c->n_buf; i++)
+        MPI_Send(&ack, sizeof ack, MPI_BYTE, c->buf[i].worker, TAG_ACK, MPI_COMM_WORLD);
+    c->epochs_done += c->n_buf;
+    c->n_buf = 0;
+    return 0;
+}
+
+static int finish_job(coord *c, int worker, const msg_finished *f, fpt_err *err) {
+    const fpt_job_spec *s = c->spec;
+    const fpt_run_config *base = &s->base.run;
+    if (fpt_store_begin(c->db, err)) return -1;
+    for (int k = 0; k < base->n_targets; k++)
+        if (fpt_store_first_passage(c->db, f->job_id, base->targets[k], f->state.fpt[k],
+                                    f->state.epoch, err))
+            goto fail;
+    fpt_job_state final = f->outcome == FPT_RUN_DIVERGED ? FPT_JOB_DIVERGED : FPT_JOB_DONE;
+    if (fpt_store_job_finish(c->db, f->job_id, final, err)) goto fail;
+    if (fpt_store_commit(c->db, err)) return -1;
+    msg_ack ack = {0};
+    MPI_Send(&ack, sizeof ack, MPI_BYTE, worker, TAG_ACK, MPI_COMM_WORLD);
+    c->jobs_done++;
+    c->worker_job[worker] = -1;
+    return 0;
+fail:
+    fpt_store_rollback(c->db);
+    return -1;
+}
+
+static void progress(coord *c, int force) {
+    double now = fpt_now();
+    if (!force && now - c->last_progress < PROGRESS_SECONDS) return;
+    c->last_progress = now;
+    double el = now - c->t_start, rate = el > 0 ? c->epochs_done / el : 0;
+    size_t running = 0;
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    for (int w = 1; w < size; w++) running += c->worker_job[w] >= 0;
+    fprintf(stderr, "fptfarm: %ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
+                    "this session (%.2f/s)%s\n",
+            c->jobs_done, c->jobs_total, running, c->n_queue - c->next, c->epochs_done, rate,
+            stop_requested ? "; stopping" : "");
+}
+
+// Records the experiment and its jobs; queues every job that is not finished.
+static int prepare(coord *c, int max_crashes, fpt_err *err) {
+    const fpt_job_spec *s = c->spec;
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->hash);
+    int64_t exp_id;
+    if (fpt_store_begin(c->db, err)) return -1;
+    if (fpt_store_experiment(c->db, s->name, s->canonical, hash, "farm", &exp_id, NULL, err))
+        goto fail;
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        const fpt_job *j = &s->jobs[i];
+        fpt_job_state st;
+        if (fpt_store_job(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
+                          j->frequency, (int64_t)j->seed, &c->job_ids[i], NULL, err) ||
+            fpt_store_job_state(c->db, c->job_ids[i], &st, err))
+            goto fail;
+        if (st == FPT_JOB_RUNNING) {   // the last coordinator died with it running
+            int failed;
+            if (fpt_store_job_crash(c->db, c->job_ids[i], max_crashes, &failed, err)) goto fail;
+            st = failed ? FPT_JOB_FAILED : FPT_JOB_PENDING;
+        }
+        if (st == FPT_JOB_PENDING) c->queue[c->n_queue++] = i;
+        else c->jobs_done++;
+    }
+    c->jobs_total = (long)s->n_jobs;
+    return fpt_store_commit(c->db, err);
+fail:
+    fpt_store_rollback(c->db);
+    return -1;
+}
+
+static int coordinate(coord *c, int size, fpt_err *err) {
+    int active = size - 1;
+    while (active > 0) {
+        int flag;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+        if (!flag) {
+            // Nothing waiting: commit what is buffered, then wait politely
+            // (a blocked MPI_Recv would spin a core away from the workers).
+            if (c->n_buf > 0 && flush(c, err)) return -1;
+            struct timespec ts = {0, 1000000};   // 1 ms
+            nanosleep(&ts, NULL);
+            progress(c, 0);
+            continue;
+        }
+        const int w = st.MPI_SOURCE;
+        switch (st.MPI_TAG) {
+        case TAG_REQUEST: {
+            msg_request req;
+            MPI_Recv(&req, sizeof req, MPI_BYTE, w, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            req.host[sizeof req.host - 1] = 0;
+            if (stop_requested || c->next == c->n_queue) {
+                MPI_Send(NULL, 0, MPI_BYTE, w, TAG_NO_MORE, MPI_COMM_WORLD);
+                active--;
+                break;
+            }
+            size_t idx = c->queue[c->next++];
+            msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
+            if (fpt_store_job_start(c->db, job.job_id, w, req.host, err)) return -1;
+            c->worker_job[w] = (int64_t)idx;
+            MPI_Send(&job, sizeof job, MPI_BYTE, w, TAG_JOB, MPI_COMM_WORLD);
+            break;
+        }
+        case TAG_EPOCH: {
+            pending_ack *p = &c->buf[c->n_buf++];
+            p->worker = w;
+            MPI_Recv(&p->m, sizeof p->m, MPI_BYTE, w, TAG_EPOCH, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            if (c->n_buf == 1) c->first_buffered = fpt_now();
+            if ((c->n_buf >= FLUSH_RECORDS || fpt_now() - c->first_buffered > FLUSH_SECONDS) &&
+                flush(c, err))
+                return -1;
+            break;
+        }
+        case TAG_FINISHED:
+        case TAG_STOPPED: {
+            msg_finished f;
+            MPI_Recv(&f, sizeof f, MPI_BYTE, w, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            if (flush(c, err)) return -1;
+            if (st.MPI_TAG == TAG_FINISHED) {
+                if (finish_job(c, w, &f, err)) return -1;
+            } else {
+                if (fpt_store_job_release(c->db, f.job_id, err)) return -1;
+                c->worker_job[w] = -1;
+                active--;
+            }
+            progress(c, 0);
+            break;
+        }
+        default:
+            return fpt_fail(err, "internal: unexpected message tag %d from rank %d", st.MPI_TAG, w);
+        }
+        // Workers cannot each hold more than one unacknowledged record.
+        if (c->n_buf >= size && flush(c, err)) return -1;
+    }
+    return flush(c, err);
+}
+
+static void free_coord(coord *c) {
+    free(c->job_ids), free(c->queue), free(c->worker_job), free(c->buf);
+}
+
+// Rank 0 before any worker starts: memory, the checkpoint directory, the
+// database, the experiment and its jobs.
+static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int size,
+                 int max_crashes, fpt_err *err) {
+    c->spec = spec;
+    c->job_ids = calloc(spec->n_jobs, sizeof *c->job_ids);
+    c->queue = calloc(spec->n_jobs, sizeof *c->queue);
+    c->worker_job = calloc((size_t)size, sizeof *c->worker_job);
+    c->buf = calloc((size_t)size + FLUSH_RECORDS, sizeof *c->buf);
+    if (!c->job_ids || !c->queue || !c->worker_job || !c->buf)
+        return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
+    for (int w = 0; w < size; w++) c->worker_job[w] = -1;
+    char dir[1300];
+    snprintf(dir, sizeof dir, "%.1200s.ckpt", db_path);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", dir,
+                        strerror(errno));
+    if (fpt_store_open(&c->db, db_path, 1, NULL, err)) return -1;
+    return prepare(c, max_crashes, err);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K]\n"
+               "  --db FILE         results database (default results/<experiment name>.db)\n"
+               "  --max-crashes K   a job that crashed K times is marked failed (default 3)\n");
+}
+
+int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
+    int provided, rank, size;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    // Stop signals: SIGTERM or SIGINT sent to this process, or SIGUSR1 sent
+    // to mpirun, which forwards SIGUSR1/2 to every rank (mpirun itself answers
+    // SIGTERM and SIGINT by killing the job).  Workers ignore all three.
+    struct sigaction sa = {0};
+    sa.sa_handler = rank == 0 ? on_signal : SIG_IGN;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    const char *spec_path = NULL, *db_path = NULL;
+    long max_crashes = 3;
+    int bad = 0;
+    for (int i = 0; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
+        else if (!strcmp(argv[i], "--max-crashes") && i + 1 < argc) {
+            char *end;
+            max_crashes = strtol(argv[++i], &end, 10);
+            if (*end || max_crashes < 1 || max_crashes > 1000) bad = 1;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            if (rank == 0) usage(stdout);
+            MPI_Finalize();
+            return 0;
+        } else if (argv[i][0] != '-' && !spec_path) spec_path = argv[i];
+        else bad = 1;
+    }
+    // Rank 0 reads and checks everything, then tells the others whether to go.
+    fpt_job_spec spec = {0};
+    coord c = {0};
+    int ok = 1;
+    char db_default[1100];
+    long len = 0;
+    if (rank == 0) {
+        if (bad || !spec_path) {
+            fpt_fail(err, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
+                          "(max-crashes 1..1000)");
+            ok = 0;
+        } else if (size < 2) {
+            fpt_fail(err, "run needs at least 2 MPI ranks (a coordinator and a worker): "
+                          "mpirun -n 3 fptfarm run %s", spec_path);
+            ok = 0;
+        } else if (fpt_job_spec_load(&spec, spec_path, err)) {
+            ok = 0;
+        } else {
+            len = (long)spec.text_len;
+            if (!db_path) {
+                snprintf(db_default, sizeof db_default, "results/%s.db", spec.name);
+                db_path = db_default;
+            }
+            ok = setup(&c, &spec, db_path, size, (int)max_crashes, err) == 0;
+        }
+    }
+    // One go/no-go for all ranks: a bad spec or database ends every rank
+    // cleanly with the coordinator's one error line.
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!ok) {
+        if (rank == 0) {
+            fpt_store_close(c.db);
+            free_coord(&c);
+            fpt_job_spec_free(&spec);
+        }
+        MPI_Finalize();
+        return rank == 0 ? -1 : 0;   // workers did nothing wrong
+    }
+    // The spec's text goes to every worker, which parses it the same way.
+    MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    char *text = rank == 0 ? spec.text : malloc((size_t)len + 1);
+    MPI_Bcast(text, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    char path_buf[1024];
+    if (rank == 0) snprintf(path_buf, sizeof path_buf, "%s", spec_path);
+    MPI_Bcast(path_buf, sizeof path_buf, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank != 0) {
+        text[len] = 0;
+        if (fpt_job_spec_parse(&spec, text, (size_t)len, path_buf, err)) ok = 0;
+        free(text);
+    }
+    char ckpt_dir[1300];
+    if (rank == 0) snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s.ckpt", db_path);
+    MPI_Bcast(ckpt_dir, sizeof ckpt_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+
+    int rc = 0;
+    if (rank != 0) {
+        rc = ok ? fpt_worker_main(&spec, ckpt_dir, err) : -1;
+        if (rc) {   // one line, then the whole job ends (MPI aborts every rank)
+            fprintf(stderr, "fptfarm: rank %d: %s\n", rank, err->msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        fpt_job_spec_free(&spec);
+        MPI_Finalize();
+        return 0;
+    }
+
+    fprintf(stderr, "fptfarm: experiment '%s': %zu jobs, %ld already finished, %zu to run on "
+                    "%d workers; database %s\n",
+            spec.name, spec.n_jobs, c.jobs_done, c.n_queue, size - 1, db_path);
+    c.t_start = c.last_progress = fpt_now();
+    if (coordinate(&c, size, err)) {
+        fprintf(stderr, "fptfarm: %s\n", err->msg);
+        fpt_store_close(c.db);   // rolls back anything uncommitted
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    progress(&c, 1);
+    fpt_store_close(c.db);
+    free_coord(&c);
+    fpt_job_spec_free(&spec);
+    MPI_Finalize();
+    if (stop_requested) {
+        fprintf(stderr, "fptfarm: stopped by signal; run the same command again to resume\n");
+        return EXIT_STOPPED;
+    }
+    return 0;
+}

@@ -1,0 +1,233 @@
+// test_farm.c — the MPI farm for real: `mpirun -n N build/fptfarm run` with
+// 2, 3 and 8 ranks (oversubscribed), the database checked row by row; the
+// coordinator killed with SIGKILL mid-run and restarted; an orderly stop by
+// SIGUSR1 to mpirun (exit 3) and its resume; a changed spec refused.
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/fpt_farm_XXXXXX";
+static const char *bin = "build/fptfarm";
+
+static void setup(void) {
+    cr_assert_not_null(mkdtemp(dir));
+    if (getenv("FPTFARM")) bin = getenv("FPTFARM");   // make test-asan: build-asan/fptfarm
+    cr_assert_eq(access(bin, X_OK), 0, "%s not built", bin);
+    // Under ASan, LeakSanitizer would report Open MPI's own allocations at
+    // exit (and turn them into a non-zero exit code) in the MPI ranks.
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+    // Open MPI as root, no network transports, its temporary files in here.
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_btl", "self,vader", 1);
+    setenv("OMPI_MCA_orte_tmpdir_base", dir, 1);
+    setenv("OMPI_MCA_btl_vader_backing_directory", dir, 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(farm, .init = setup, .fini = teardown, .timeout = 240);
+
+static void write_spec(const char *name, int epochs, const char *path) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[experiment]\nname = %s\nseeds = 1-3\ndataset = synthetic\nsynth_train = 200\n"
+               "synth_test = 100\nwidth = 2\nepochs = %d\nbatch = 50\ntarget = 20, 30\n"
+               "threads = 1\n[none]\n[shrink_perturb]\nperiods = 2\n", name, epochs);
+    fclose(f);
+}
+
+// Starts `mpirun -n ranks build/fptfarm run spec --db db` in the background.
+static pid_t start(int ranks, const char *spec, const char *db) {
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", ranks);
+        char log[300];
+        snprintf(log, sizeof log, "%s/mpirun.log", dir);
+        if (!freopen(log, "a", stderr) || !freopen(log, "a", stdout)) _exit(126);
+        execlp("mpirun", "mpirun", "--oversubscribe", "-n", n, bin, "run", spec,
+               "--db", db, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+// Waits for it (at most `secs`, then kills it); returns the exit code.
+static int finish(pid_t pid, int secs) {
+    for (int i = 0; i < secs * 10; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_fail("mpirun did not finish within %d s", secs);
+    return -1;
+}
+
+static long long q1(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static sqlite3 *open_ro(const char *path) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+// Every job done, each with epochs 1..E exactly once, and one first-passage
+// row per target (reached at a recorded epoch, or censored at E).
+static void check_complete(const char *path, int jobs, int epochs) {
+    sqlite3 *db = open_ro(path);
+    cr_expect_eq(q1(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), jobs);
+    cr_expect_eq(q1(db, "SELECT count(*) FROM jobs"), jobs);
+    cr_expect_eq(q1(db, "SELECT count(*) FROM epochs"), (long long)jobs * epochs);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT job_id FROM epochs GROUP BY job_id "
+                              "HAVING min(epoch) = 1 AND max(epoch) = %d AND count(*) = %d)",
+             epochs, epochs);
+    cr_expect_eq(q1(db, sql), jobs, "some job lacks an epoch or has one twice");
+    cr_expect_eq(q1(db, "SELECT count(*) FROM first_passages"), 2LL * jobs);
+    // A reached first passage is the first recorded epoch at or above the target.
+    cr_expect_eq(q1(db, "SELECT count(*) FROM first_passages f WHERE f.epoch IS NOT NULL AND "
+                        "f.epoch != (SELECT min(e.epoch) FROM epochs e WHERE e.job_id = f.job_id "
+                        "AND e.test_acc >= f.target)"), 0);
+    cr_expect_eq(q1(db, "SELECT count(*) FROM first_passages f WHERE f.epoch IS NULL AND "
+                        "EXISTS (SELECT 1 FROM epochs e WHERE e.job_id = f.job_id "
+                        "AND e.test_acc >= f.target)"), 0);
+    sqlite3_stmt *ic;
+    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &ic, NULL);
+    cr_expect_eq(sqlite3_step(ic), SQLITE_ROW);
+    cr_expect_str_eq((const char *)sqlite3_column_text(ic, 0), "ok");
+    sqlite3_finalize(ic);
+    sqlite3_close(db);
+}
+
+Test(farm, two_three_and_eight_ranks_give_the_same_complete_results) {
+    char spec[256], db[3][256];
+    snprintf(spec, sizeof spec, "%s/tiny.ini", dir);
+    write_spec("tiny", 3, spec);
+    const int ranks[3] = {2, 3, 8};
+    for (int k = 0; k < 3; k++) {
+        snprintf(db[k], sizeof db[k], "%s/tiny-%d.db", dir, ranks[k]);
+        int rc = finish(start(ranks[k], spec, db[k]), 120);
+        cr_assert_eq(rc, 0, "%d ranks: exit %d (see %s/mpirun.log)", ranks[k], rc, dir);
+        check_complete(db[k], 6, 3);
+    }
+    // Scheduling must not change results: the traces are the same whatever
+    // the number of workers and the order in which they took the jobs.
+    sqlite3 *a = open_ro(db[0]);
+    char sql[600];
+    for (int k = 1; k < 3; k++) {
+        snprintf(sql, sizeof sql, "ATTACH '%s' AS other", db[k]);
+        cr_assert_eq(sqlite3_exec(a, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(a));
+        cr_expect_eq(q1(a, "SELECT count(*) FROM epochs e JOIN jobs j ON j.id = e.job_id "
+                           "JOIN other.jobs j2 ON j2.protocol = j.protocol AND "
+                           "j2.frequency = j.frequency AND j2.seed = j.seed "
+                           "JOIN other.epochs e2 ON e2.job_id = j2.id AND e2.epoch = e.epoch "
+                           "WHERE e2.test_acc = e.test_acc AND e2.train_loss = e.train_loss"), 18,
+                     "traces differ between 2 and %d ranks", ranks[k]);
+        sqlite3_exec(a, "DETACH other", NULL, NULL, NULL);
+    }
+    sqlite3_close(a);
+}
+
+// The pid of MPI rank 0 among mpirun's descendants (its environment says so).
+static pid_t rank0_pid(void) {
+    FILE *p = popen("for d in /proc/[0-9]*; do "
+                    "if tr '\\0' '\\n' < $d/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && "
+                    "grep -q fptfarm $d/cmdline 2>/dev/null; then basename $d; fi; done", "r");
+    int pid = 0;
+    if (p) {
+        if (fscanf(p, "%d", &pid) != 1) pid = 0;
+        pclose(p);
+    }
+    return pid;
+}
+
+static long long epochs_stored(const char *path) {
+    if (access(path, F_OK) != 0) return 0;
+    sqlite3 *db = open_ro(path);
+    long long n = q1(db, "SELECT count(*) FROM epochs");
+    sqlite3_close(db);
+    return n;
+}
+
+Test(farm, coordinator_killed_then_resumed_finishes_every_job_once) {
+    char spec[256], db[256];
+    snprintf(spec, sizeof spec, "%s/long.ini", dir);
+    snprintf(db, sizeof db, "%s/long.db", dir);
+    write_spec("long", 25, spec);
+    pid_t m = start(3, spec, db);
+    for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
+    cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    pid_t r0 = rank0_pid();
+    cr_assert_gt(r0, 0, "rank 0 not found");
+    kill(r0, SIGKILL);
+    int rc = finish(m, 60);
+    cr_assert_neq(rc, 0, "mpirun should fail when rank 0 is killed");
+    long long before = epochs_stored(db);
+    cr_assert_lt(before, 150, "the run finished before the kill");
+    rc = finish(start(3, spec, db), 180);
+    cr_assert_eq(rc, 0, "resume: exit %d (see %s/mpirun.log)", rc, dir);
+    check_complete(db, 6, 25);
+    sqlite3 *d = open_ro(db);
+    cr_expect_geq(q1(d, "SELECT sum(crashes) FROM jobs"), 1, "the killed jobs count a crash");
+    sqlite3_close(d);
+}
+
+Test(farm, sigusr1_to_mpirun_stops_cleanly_and_resumes) {
+    char spec[256], db[256];
+    snprintf(spec, sizeof spec, "%s/stop.ini", dir);
+    snprintf(db, sizeof db, "%s/stop.db", dir);
+    write_spec("stop", 25, spec);
+    pid_t m = start(3, spec, db);
+    for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
+    cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    kill(m, SIGUSR1);
+    int rc = finish(m, 60);
+    cr_assert_eq(rc, 3, "an orderly stop exits 3, got %d (see %s/mpirun.log)", rc, dir);
+    sqlite3 *d = open_ro(db);
+    cr_expect_eq(q1(d, "SELECT count(*) FROM jobs WHERE state = 'running'"), 0,
+                 "stopped jobs must be released");
+    cr_expect_eq(q1(d, "SELECT sum(crashes) FROM jobs"), 0, "a clean stop is not a crash");
+    cr_expect_gt(q1(d, "SELECT count(*) FROM jobs WHERE state = 'pending'"), 0);
+    sqlite3_close(d);
+    rc = finish(start(3, spec, db), 180);
+    cr_assert_eq(rc, 0, "resume: exit %d", rc);
+    check_complete(db, 6, 25);
+}
+
+Test(farm, changed_spec_is_refused_and_database_untouched) {
+    char spec[256], db[256];
+    snprintf(spec, sizeof spec, "%s/a.ini", dir);
+    snprintf(db, sizeof db, "%s/a.db", dir);
+    write_spec("same", 2, spec);
+    cr_assert_eq(finish(start(2, spec, db), 120), 0);
+    write_spec("same", 3, spec);   // same name, other epochs
+    cr_assert_eq(finish(start(2, spec, db), 60), 1);
+    check_complete(db, 6, 2);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q \"experiment 'same' exists with a different spec\" %s/mpirun.log",
+             dir);
+    cr_expect_eq(system(cmd), 0, "the refusal names the experiment");
+}

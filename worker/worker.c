@@ -1,0 +1,82 @@
+// worker.c — the loop of MPI ranks > 0: ask for a job, train it with
+// fpt_run (resuming from its checkpoint if one exists), stream every epoch
+// record to the coordinator and wait for its commit before checkpointing.
+#include "worker.h"
+
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blas_setup.h"
+#include "farm_proto.h"
+
+typedef struct epoch_ctx {
+    int64_t job_id;
+} epoch_ctx;
+
+static int send_epoch(const fpt_epoch_record *rec, const fpt_run_state *st, void *ctx) {
+    (void)st;
+    const epoch_ctx *c = ctx;
+    msg_epoch m = {.job_id = c->job_id, .rec = *rec};
+    msg_ack ack;
+    MPI_Send(&m, sizeof m, MPI_BYTE, 0, TAG_EPOCH, MPI_COMM_WORLD);
+    MPI_Recv(&ack, sizeof ack, MPI_BYTE, 0, TAG_ACK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    return ack.stop;
+}
+
+int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, fpt_err *err) {
+    // Stop signals are the coordinator's to handle (mpirun forwards SIGUSR1
+    // to every rank): it turns them into an orderly stop through the ACKs.
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    fpt_set_threads(spec->base.threads);
+    fpt_dataset data;
+    if (fpt_dataset_load(&data, &spec->base.data, err)) return -1;
+    char tag[256];
+    fpt_train_spec_data_tag(&spec->base, tag, sizeof tag);
+
+    msg_request req = {{0}};
+    gethostname(req.host, sizeof req.host - 1);
+    int rc = 0;
+    for (;;) {
+        MPI_Send(&req, sizeof req, MPI_BYTE, 0, TAG_REQUEST, MPI_COMM_WORLD);
+        msg_job job;
+        MPI_Status status;
+        MPI_Recv(&job, sizeof job, MPI_BYTE, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
+        if (status.MPI_TAG == TAG_NO_MORE) break;
+
+        fpt_run_config cfg;
+        if (fpt_job_spec_run_config(spec, (size_t)job.job_index, &cfg, err)) {
+            rc = -1;
+            break;
+        }
+        if (cfg.num_classes == 0) cfg.num_classes = data.num_classes;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/job-%lld.ckpt", ckpt_dir, (long long)job.job_id);
+        cfg.checkpoint_path = path;
+        cfg.checkpoint_every = 1;
+
+        epoch_ctx ctx = {job.job_id};
+        msg_finished fin = {.job_id = job.job_id};
+        fpt_run_outcome outcome;
+        if (fpt_run(&cfg, &data, tag, 1, send_epoch, &ctx, &fin.state, &outcome, err)) {
+            fpt_err_prefix(err, "job %lld: ", (long long)job.job_id);
+            rc = -1;
+            break;
+        }
+        fin.outcome = (int32_t)outcome;
+        if (outcome == FPT_RUN_STOPPED) {
+            MPI_Send(&fin, sizeof fin, MPI_BYTE, 0, TAG_STOPPED, MPI_COMM_WORLD);
+            break;
+        }
+        msg_ack ack;
+        MPI_Send(&fin, sizeof fin, MPI_BYTE, 0, TAG_FINISHED, MPI_COMM_WORLD);
+        MPI_Recv(&ack, sizeof ack, MPI_BYTE, 0, TAG_ACK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        unlink(path);   // the job is recorded as finished: its checkpoint is spent
+    }
+    fpt_dataset_free(&data);
+    return rc;
+}
