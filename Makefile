@@ -91,8 +91,18 @@ test-asan:
 bench: $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)
 
+# The demo campaign: 1 coordinator + 2 workers on jobs/demo.ini (a few
+# minutes on 2 cores), then its progress and mean first-passage times.
+MPIRUN ?= mpirun
+MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 demo: $(BUILD)/fptfarm
-	$(BUILD)/fptfarm demo
+	@mkdir -p results
+	OMPI_MCA_btl=self,vader $(MPIRUN) $(MPIRUN_ROOT) --oversubscribe -n 3 \
+	  $(BUILD)/fptfarm run jobs/demo.ini --db results/demo.db
+	$(BUILD)/fptfarm status results/demo.db
+	sqlite3 -header -column results/demo.db \
+	  "SELECT protocol, frequency, target, runs, reached, censored, \
+	          round(mean_fpt_reached_only, 2) AS mean_fpt_reached_only FROM v_mfpt"
 
 clean:
 	rm -rf build build-asan

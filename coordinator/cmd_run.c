@@ -33,7 +33,8 @@
 #define EXIT_STOPPED 3
 #define FLUSH_RECORDS 256      // commit at least this often (records)
 #define FLUSH_SECONDS 0.25     // ... or this often (seconds) while records wait
-#define PROGRESS_SECONDS 5.0
+#define PROGRESS_TTY_SECONDS 1.0    // status line redrawn in place on a terminal
+#define PROGRESS_LOG_SECONDS 30.0   // one line this often into a log file
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) {
@@ -50,6 +51,7 @@ typedef struct coord {
     size_t *queue;           // job indices still to hand out
     size_t n_queue, next;
     int64_t *worker_job;     // (size) job index each worker runs, -1 idle
+    int *worker_epoch;       // (size) last epoch it reported for that job
     pending_ack *buf;        // records received, not yet committed
     int n_buf;
     double first_buffered;
@@ -100,19 +102,36 @@ fail:
     return -1;
 }
 
+// A status line on stderr: jobs by state, epochs per second this session,
+// and the time left at that rate (epochs still to train: pending jobs in
+// full, running jobs from where they are).  On a terminal it is redrawn in
+// place every second; into a file (a batch job's log) a line every 30 s.
 static void progress(coord *c, int force) {
     double now = fpt_now();
-    if (!force && now - c->last_progress < PROGRESS_SECONDS) return;
+    const int tty = isatty(STDERR_FILENO);
+    if (!force && now - c->last_progress < (tty ? PROGRESS_TTY_SECONDS : PROGRESS_LOG_SECONDS))
+        return;
     c->last_progress = now;
     double el = now - c->t_start, rate = el > 0 ? c->epochs_done / el : 0;
-    size_t running = 0;
+    size_t running = 0, pending = c->n_queue - c->next;
+    long epochs = c->spec->base.run.epochs, left = (long)pending * epochs;
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    for (int w = 1; w < size; w++) running += c->worker_job[w] >= 0;
-    fprintf(stderr, "fptfarm: %ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
-                    "this session (%.2f/s)%s\n",
-            c->jobs_done, c->jobs_total, running, c->n_queue - c->next, c->epochs_done, rate,
-            stop_requested ? "; stopping" : "");
+    for (int w = 1; w < size; w++)
+        if (c->worker_job[w] >= 0) {
+            running++;
+            left += epochs - c->worker_epoch[w];
+        }
+    char eta[48] = "";
+    if (rate > 0 && left > 0) {
+        long sec = (long)(left / rate);
+        snprintf(eta, sizeof eta, "; ETA %ldh%02ldm%02lds", sec / 3600, sec / 60 % 60, sec % 60);
+    }
+    fprintf(stderr, "%sfptfarm: %ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
+                    "this session (%.2f/s)%s%s%s",
+            tty ? "\r" : "", c->jobs_done, c->jobs_total, running, pending, c->epochs_done, rate,
+            stop_requested ? "" : eta, stop_requested ? "; stopping" : "",
+            tty && !force ? "\033[K" : "\n");
 }
 
 // Records the experiment and its jobs; queues every job that is not finished.
@@ -176,6 +195,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
             msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
             if (fpt_store_job_start(c->db, job.job_id, w, req.host, err)) return -1;
             c->worker_job[w] = (int64_t)idx;
+            c->worker_epoch[w] = 0;
             MPI_Send(&job, sizeof job, MPI_BYTE, w, TAG_JOB, MPI_COMM_WORLD);
             break;
         }
@@ -185,6 +205,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
             MPI_Recv(&p->m, sizeof p->m, MPI_BYTE, w, TAG_EPOCH, MPI_COMM_WORLD,
                      MPI_STATUS_IGNORE);
             if (c->n_buf == 1) c->first_buffered = fpt_now();
+            c->worker_epoch[w] = p->m.rec.epoch;
             if ((c->n_buf >= FLUSH_RECORDS || fpt_now() - c->first_buffered > FLUSH_SECONDS) &&
                 flush(c, err))
                 return -1;
@@ -215,7 +236,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
 }
 
 static void free_coord(coord *c) {
-    free(c->job_ids), free(c->queue), free(c->worker_job), free(c->buf);
+    free(c->job_ids), free(c->queue), free(c->worker_job), free(c->worker_epoch), free(c->buf);
 }
 
 // Rank 0 before any worker starts: memory, the checkpoint directory, the
@@ -226,8 +247,9 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
     c->job_ids = calloc(spec->n_jobs, sizeof *c->job_ids);
     c->queue = calloc(spec->n_jobs, sizeof *c->queue);
     c->worker_job = calloc((size_t)size, sizeof *c->worker_job);
+    c->worker_epoch = calloc((size_t)size, sizeof *c->worker_epoch);
     c->buf = calloc((size_t)size + FLUSH_RECORDS, sizeof *c->buf);
-    if (!c->job_ids || !c->queue || !c->worker_job || !c->buf)
+    if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf)
         return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
     for (int w = 0; w < size; w++) c->worker_job[w] = -1;
     char dir[1300];
