@@ -88,8 +88,9 @@ test-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BUILD)/fptfarm
 	bash bench/run.sh $(BUILD)
+	bash bench/farm_throughput.sh $(BUILD)
 
 # The demo campaign: 1 coordinator + 2 workers on jobs/demo.ini (a few
 # minutes on 2 cores), then its progress and mean first-passage times.

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "dataset.h"
 #include "farm_proto.h"
 #include "job_spec.h"
 #include "prof.h"
@@ -37,6 +38,18 @@
 #define PROGRESS_LOG_SECONDS 30.0   // one line this often into a log file
 
 static volatile sig_atomic_t stop_requested;
+
+// "USR2" or "SIGUSR2" -> SIGUSR2; 0 if not one we accept as a stop signal.
+static int signal_number(const char *name) {
+    static const struct { const char *n; int s; } sigs[] = {
+        {"TERM", SIGTERM}, {"INT", SIGINT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+        {"HUP", SIGHUP}, {"XCPU", SIGXCPU}, {"QUIT", SIGQUIT}, {"ALRM", SIGALRM},
+    };
+    if (!strncmp(name, "SIG", 3)) name += 3;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (!strcmp(name, sigs[i].n)) return sigs[i].s;
+    return 0;
+}
 static void on_signal(int sig) {
     (void)sig;
     stop_requested = 1;
@@ -57,6 +70,7 @@ typedef struct coord {
     double first_buffered;
     long epochs_done, jobs_done, jobs_total;
     double busy;             // seconds spent handling messages and committing
+    int noop;                // --noop: workers send synthetic records, no training
     double t_start, last_progress;
 } coord;
 
@@ -259,6 +273,13 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
     if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf)
         return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
     for (int w = 0; w < size; w++) c->worker_job[w] = -1;
+    // Check the data before touching the database: a missing or broken
+    // dataset must leave an existing database as it was.
+    fpt_dataset probe;
+    if (!c->noop) {
+        if (fpt_dataset_load(&probe, &spec->base.data, err)) return -1;
+        fpt_dataset_free(&probe);
+    }
     char dir[1300];
     snprintf(dir, sizeof dir, "%.1200s.ckpt", db_path);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -269,9 +290,14 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K]\n"
-               "  --db FILE         results database (default results/<experiment name>.db)\n"
-               "  --max-crashes K   a job that crashed K times is marked failed (default 3)\n");
+    fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
+               "[--stop-signal SIG]\n"
+               "  --db FILE          results database (default results/<experiment name>.db)\n"
+               "  --max-crashes K    a job that crashed K times is marked failed (default 3)\n"
+               "  --stop-signal SIG  also stop cleanly on SIG (USR2, HUP, XCPU, ...); SIGTERM and\n"
+               "                     SIGINT to rank 0 and SIGUSR1 to mpirun always do\n"
+               "  --noop             workers send synthetic epoch records without training:\n"
+               "                     measures the farm itself (bench/farm_throughput.sh)\n");
 }
 
 int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
@@ -290,9 +316,14 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
 
     const char *spec_path = NULL, *db_path = NULL;
     long max_crashes = 3;
-    int bad = 0;
+    int bad = 0, extra_signal = 0, noop = 0;
     for (int i = 0; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
+        else if (!strcmp(argv[i], "--noop")) noop = 1;
+        else if (!strcmp(argv[i], "--stop-signal") && i + 1 < argc) {
+            extra_signal = signal_number(argv[++i]);
+            if (!extra_signal) bad = 1;
+        }
         else if (!strcmp(argv[i], "--max-crashes") && i + 1 < argc) {
             char *end;
             max_crashes = strtol(argv[++i], &end, 10);
@@ -304,6 +335,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         } else if (argv[i][0] != '-' && !spec_path) spec_path = argv[i];
         else bad = 1;
     }
+    if (extra_signal) sigaction(extra_signal, &sa, NULL);
     // Rank 0 reads and checks everything, then tells the others whether to go.
     fpt_job_spec spec = {0};
     coord c = {0};
@@ -313,7 +345,8 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     if (rank == 0) {
         if (bad || !spec_path) {
             fpt_fail(err, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-                          "(max-crashes 1..1000)");
+                          "[--stop-signal SIG] (max-crashes 1..1000; SIG one of TERM, INT, USR1, "
+                          "USR2, HUP, XCPU, QUIT, ALRM)");
             ok = 0;
         } else if (size < 2) {
             fpt_fail(err, "run needs at least 2 MPI ranks (a coordinator and a worker): "
@@ -327,12 +360,14 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
                 snprintf(db_default, sizeof db_default, "results/%s.db", spec.name);
                 db_path = db_default;
             }
+            c.noop = noop;
             ok = setup(&c, &spec, db_path, size, (int)max_crashes, err) == 0;
         }
     }
     // One go/no-go for all ranks: a bad spec or database ends every rank
     // cleanly with the coordinator's one error line.
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&noop, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (!ok) {
         if (rank == 0) {
             fpt_store_close(c.db);
@@ -360,7 +395,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
 
     int rc = 0;
     if (rank != 0) {
-        rc = ok ? fpt_worker_main(&spec, ckpt_dir, err) : -1;
+        rc = ok ? fpt_worker_main(&spec, ckpt_dir, noop, err) : -1;
         if (rc) {   // one line, then the whole job ends (MPI aborts every rank)
             fprintf(stderr, "fptfarm: rank %d: %s\n", rank, err->msg);
             MPI_Abort(MPI_COMM_WORLD, 1);

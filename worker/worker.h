@@ -6,7 +6,8 @@
 #include "job_spec.h"
 
 // Runs jobs until the coordinator says there are no more (or asks to stop).
-// Checkpoints go to ckpt_dir/job-<id>.ckpt.
-int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, fpt_err *err);
+// Checkpoints go to ckpt_dir/job-<id>.ckpt.  noop: no training, each job
+// sends `epochs` synthetic records at once (benchmarks of the farm itself).
+int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_err *err);
 
 #endif
