@@ -151,11 +151,17 @@ Test(farm, two_three_and_eight_ranks_give_the_same_complete_results) {
     sqlite3_close(a);
 }
 
-// The pid of MPI rank 0 among mpirun's descendants (its environment says so).
+// The pid of MPI rank 0 of THIS test's mpirun: the process whose environment
+// has OMPI_COMM_WORLD_RANK=0 and this test's own Open MPI temporary
+// directory (tests may run in parallel, each with its own directory).
 static pid_t rank0_pid(void) {
-    FILE *p = popen("for d in /proc/[0-9]*; do "
-                    "if tr '\\0' '\\n' < $d/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && "
-                    "grep -q fptfarm $d/cmdline 2>/dev/null; then basename $d; fi; done", "r");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "for d in /proc/[0-9]*; do e=$(tr '\\0' '\\n' < $d/environ 2>/dev/null) || continue; "
+             "echo \"$e\" | grep -qx OMPI_COMM_WORLD_RANK=0 && "
+             "echo \"$e\" | grep -qx 'OMPI_MCA_orte_tmpdir_base=%s' && "
+             "grep -q fptfarm $d/cmdline 2>/dev/null && basename $d; done", dir);
+    FILE *p = popen(cmd, "r");
     int pid = 0;
     if (p) {
         if (fscanf(p, "%d", &pid) != 1) pid = 0;
@@ -230,4 +236,48 @@ Test(farm, changed_spec_is_refused_and_database_untouched) {
     snprintf(cmd, sizeof cmd, "grep -q \"experiment 'same' exists with a different spec\" %s/mpirun.log",
              dir);
     cr_expect_eq(system(cmd), 0, "the refusal names the experiment");
+}
+
+Test(farm, sigterm_to_the_coordinator_stops_cleanly_and_resumes) {
+    char spec[256], db[256];
+    snprintf(spec, sizeof spec, "%s/term.ini", dir);
+    snprintf(db, sizeof db, "%s/term.db", dir);
+    write_spec("term", 25, spec);
+    pid_t m = start(3, spec, db);
+    for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
+    cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    pid_t r0 = rank0_pid();
+    cr_assert_gt(r0, 0, "rank 0 not found");
+    kill(r0, SIGTERM);   // what Slurm's --signal=TERM or a kill of the coordinator sends
+    int rc = finish(m, 60);
+    cr_assert_eq(rc, 3, "an orderly stop exits 3, got %d (see %s/mpirun.log)", rc, dir);
+    sqlite3 *d = open_ro(db);
+    cr_expect_eq(q1(d, "SELECT count(*) FROM jobs WHERE state = 'running'"), 0);
+    cr_expect_eq(q1(d, "SELECT sum(crashes) FROM jobs"), 0, "a clean stop is not a crash");
+    sqlite3_close(d);
+    rc = finish(start(3, spec, db), 180);
+    cr_assert_eq(rc, 0, "resume: exit %d", rc);
+    check_complete(db, 6, 25);
+}
+
+Test(farm, missing_dataset_leaves_the_database_untouched) {
+    char spec[256], db[256];
+    snprintf(spec, sizeof spec, "%s/ok.ini", dir);
+    snprintf(db, sizeof db, "%s/ok.db", dir);
+    write_spec("ok", 2, spec);
+    cr_assert_eq(finish(start(2, spec, db), 120), 0);
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/bad.ini", dir);
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "[experiment]\nname = other\nseeds = 1\ndataset = cifar10\n"
+               "data_path = %s/no-such-dir\n[none]\n", dir);
+    fclose(f);
+    cr_assert_eq(finish(start(2, bad, db), 60), 1);
+    sqlite3 *d = open_ro(db);
+    cr_expect_eq(q1(d, "SELECT count(*) FROM experiments"), 1, "no experiment may be added");
+    sqlite3_close(d);
+    check_complete(db, 6, 2);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q 'no-such-dir' %s/mpirun.log", dir);
+    cr_expect_eq(system(cmd), 0, "the error names the missing directory");
 }
