@@ -170,10 +170,22 @@ static pid_t rank0_pid(void) {
     return pid;
 }
 
+// Polled while the farm starts: the file may exist before the coordinator
+// has committed the schema, so "no such table" (or a busy database) is 0.
 static long long epochs_stored(const char *path) {
     if (access(path, F_OK) != 0) return 0;
-    sqlite3 *db = open_ro(path);
-    long long n = q1(db, "SELECT count(*) FROM epochs");
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st;
+    long long n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM epochs", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
     sqlite3_close(db);
     return n;
 }
