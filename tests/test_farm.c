@@ -157,7 +157,7 @@ Test(farm, two_three_and_eight_ranks_give_the_same_complete_results) {
 static pid_t rank0_pid(void) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "for d in /proc/[0-9]*; do e=$(tr '\\0' '\\n' < $d/environ 2>/dev/null) || continue; "
+             "for d in /proc/[0-9]*; do e=$( (tr '\\0' '\\n' < $d/environ) 2>/dev/null) || continue; "
              "echo \"$e\" | grep -qx OMPI_COMM_WORLD_RANK=0 && "
              "echo \"$e\" | grep -qx 'OMPI_MCA_orte_tmpdir_base=%s' && "
              "grep -q fptfarm $d/cmdline 2>/dev/null && basename $d; done", dir);
