@@ -190,14 +190,30 @@ static long long epochs_stored(const char *path) {
     return n;
 }
 
-Test(farm, coordinator_killed_then_resumed_finishes_every_job_once) {
-    char spec[256], db[256];
-    snprintf(spec, sizeof spec, "%s/long.ini", dir);
-    snprintf(db, sizeof db, "%s/long.db", dir);
-    write_spec("long", 25, spec);
+// Starts a 25-epoch campaign `name` on 3 ranks and returns mpirun's pid once
+// at least 20 epoch records are stored (the farm is well under way).
+static pid_t start_running(const char *name, char *spec, char *db) {
+    snprintf(spec, 256, "%s/%s.ini", dir, name);
+    snprintf(db, 256, "%s/%s.db", dir, name);
+    write_spec(name, 25, spec);
     pid_t m = start(3, spec, db);
     for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
     cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    return m;
+}
+
+// After an orderly stop: no job left running, and no crash counted.
+static void expect_released(const char *db) {
+    sqlite3 *d = open_ro(db);
+    cr_expect_eq(q1(d, "SELECT count(*) FROM jobs WHERE state = 'running'"), 0,
+                 "stopped jobs must be released");
+    cr_expect_eq(q1(d, "SELECT sum(crashes) FROM jobs"), 0, "a clean stop is not a crash");
+    sqlite3_close(d);
+}
+
+Test(farm, coordinator_killed_then_resumed_finishes_every_job_once) {
+    char spec[256], db[256];
+    pid_t m = start_running("long", spec, db);
     pid_t r0 = rank0_pid();
     cr_assert_gt(r0, 0, "rank 0 not found");
     kill(r0, SIGKILL);
@@ -215,19 +231,12 @@ Test(farm, coordinator_killed_then_resumed_finishes_every_job_once) {
 
 Test(farm, sigusr1_to_mpirun_stops_cleanly_and_resumes) {
     char spec[256], db[256];
-    snprintf(spec, sizeof spec, "%s/stop.ini", dir);
-    snprintf(db, sizeof db, "%s/stop.db", dir);
-    write_spec("stop", 25, spec);
-    pid_t m = start(3, spec, db);
-    for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
-    cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    pid_t m = start_running("stop", spec, db);
     kill(m, SIGUSR1);
     int rc = finish(m, 60);
     cr_assert_eq(rc, 3, "an orderly stop exits 3, got %d (see %s/mpirun.log)", rc, dir);
+    expect_released(db);
     sqlite3 *d = open_ro(db);
-    cr_expect_eq(q1(d, "SELECT count(*) FROM jobs WHERE state = 'running'"), 0,
-                 "stopped jobs must be released");
-    cr_expect_eq(q1(d, "SELECT sum(crashes) FROM jobs"), 0, "a clean stop is not a crash");
     cr_expect_gt(q1(d, "SELECT count(*) FROM jobs WHERE state = 'pending'"), 0);
     sqlite3_close(d);
     rc = finish(start(3, spec, db), 180);
@@ -252,21 +261,13 @@ Test(farm, changed_spec_is_refused_and_database_untouched) {
 
 Test(farm, sigterm_to_the_coordinator_stops_cleanly_and_resumes) {
     char spec[256], db[256];
-    snprintf(spec, sizeof spec, "%s/term.ini", dir);
-    snprintf(db, sizeof db, "%s/term.db", dir);
-    write_spec("term", 25, spec);
-    pid_t m = start(3, spec, db);
-    for (int i = 0; i < 300 && epochs_stored(db) < 20; i++) usleep(100000);
-    cr_assert_geq(epochs_stored(db), 20, "the farm never got going (see %s/mpirun.log)", dir);
+    pid_t m = start_running("term", spec, db);
     pid_t r0 = rank0_pid();
     cr_assert_gt(r0, 0, "rank 0 not found");
     kill(r0, SIGTERM);   // what Slurm's --signal=TERM or a kill of the coordinator sends
     int rc = finish(m, 60);
     cr_assert_eq(rc, 3, "an orderly stop exits 3, got %d (see %s/mpirun.log)", rc, dir);
-    sqlite3 *d = open_ro(db);
-    cr_expect_eq(q1(d, "SELECT count(*) FROM jobs WHERE state = 'running'"), 0);
-    cr_expect_eq(q1(d, "SELECT sum(crashes) FROM jobs"), 0, "a clean stop is not a crash");
-    sqlite3_close(d);
+    expect_released(db);
     rc = finish(start(3, spec, db), 180);
     cr_assert_eq(rc, 0, "resume: exit %d", rc);
     check_complete(db, 6, 25);
