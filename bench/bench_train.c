@@ -76,12 +76,8 @@ int main(int argc, char **argv) {
         }
         if (train) {
             fpt_resnet_backward(m, y, NULL);
-            double ts = fpt_now();
-            fpt_sgd_step(&opt, m->params, m->grads, 0.01);
-            if (fpt_prof_global.enabled) {
-                fpt_prof_global.seconds[FPT_PROF_SGD] += fpt_now() - ts;
-                fpt_prof_global.flops[FPT_PROF_SGD] += 4.0 * (double)m->n_params;
-            }
+            FPT_TIMED(FPT_PROF_SGD, 4.0 * (double)m->n_params,
+                      fpt_sgd_step(&opt, m->params, m->grads, 0.01));
         }
         if (s >= warmup) t_total += fpt_now() - t0;
     }

@@ -3,6 +3,7 @@
 #include "blas_setup.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -8,8 +8,6 @@
 #ifndef FPT_BLAS_SETUP_H
 #define FPT_BLAS_SETUP_H
 
-#include <stdio.h>
-
 // Call first thing in main().  If OPENBLAS_CORETYPE is unset and OpenBLAS
 // picked weaker kernels than the CPU supports (AVX-512 -> SkylakeX, AVX2+FMA
 // -> Haswell), sets it and re-executes /proc/self/exe with the same argv

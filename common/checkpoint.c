@@ -1,6 +1,7 @@
 // checkpoint.c — atomic save and all-or-nothing load of a run (see
 // checkpoint.h for the file format).
 #include "checkpoint.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,19 +31,8 @@
 
 _Static_assert(CKPT_HEADER == 88, "header size is part of format version 1");
 
-// FNV-1a, 64 bit (Fowler, Noll, Vo): cheap and byte-order independent; it
-// detects accidental damage (torn copies, bit rot), not tampering.
-#define FNV_OFFSET 14695981039346656037ull
-#define FNV_PRIME 1099511628211ull
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *b = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
+// The trailing FNV-1a hash (hash.h) detects accidental damage (torn copies,
+// bit rot), not tampering.
 
 // ---- header encoding: explicit widths and byte order, no struct padding ----
 
@@ -228,10 +218,10 @@ int fpt_checkpoint_save(const char *path, const fpt_run_state *st, const fpt_res
     unsigned char head[CKPT_PREFIX];
     encode_prefix(head, &h);
     const size_t pbytes = sizeof(float) * m->n_params, bbytes = sizeof(float) * m->n_buffers;
-    uint64_t hash = fnv1a(FNV_OFFSET, head, sizeof head);
-    hash = fnv1a(hash, m->params, pbytes);
-    hash = fnv1a(hash, m->buffers, bbytes);
-    hash = fnv1a(hash, opt->velocity, pbytes);
+    uint64_t hash = fpt_fnv1a(FPT_FNV1A_INIT, head, sizeof head);
+    hash = fpt_fnv1a(hash, m->params, pbytes);
+    hash = fpt_fnv1a(hash, m->buffers, bbytes);
+    hash = fpt_fnv1a(hash, opt->velocity, pbytes);
     unsigned char tail[CKPT_HASH];
     put_u64(tail, hash);
 
@@ -393,7 +383,7 @@ int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_
         goto out;
     }
     const uint64_t stored = get_u64(buf + total - CKPT_HASH);
-    const uint64_t computed = fnv1a(FNV_OFFSET, buf, total - CKPT_HASH);
+    const uint64_t computed = fpt_fnv1a(FPT_FNV1A_INIT, buf, total - CKPT_HASH);
     if (stored != computed) {
         fpt_fail(err, "%s: checksum mismatch, file corrupt (stored FNV-1a hash %016" PRIx64
                  ", computed %016" PRIx64 ")", path, stored, computed);

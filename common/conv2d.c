@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Time spent moving data (not multiplying) inside a convolution, for the
-// benchmark's profile.
-#define PROF_IM2COL(call)                                                            \
-    do {                                                                             \
-        double t0_ = fpt_prof_global.enabled ? fpt_now() : 0.0;                      \
-        call;                                                                        \
-        if (fpt_prof_global.enabled) fpt_prof_global.seconds[FPT_PROF_IM2COL] += fpt_now() - t0_; \
-    } while (0)
 
 // Images per chunk: as many as fit in the workspace (at least one; the model
 // sizes the workspace for one image of its largest layer).
@@ -135,7 +127,7 @@ void fpt_conv2d_forward(const fpt_conv_shape *s, int N, int H, int W,
     for (int n0 = 0; n0 < N; n0 += p.nb) {
         const int cnt = N - n0 < p.nb ? N - n0 : p.nb;
         const int cols = (int)(cnt * p.hwo);
-        PROF_IM2COL(im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
+        FPT_TIMED(FPT_PROF_IM2COL, 0.0, im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, cols, p.rows,
                     1.0f, w, p.rows, ws->col, cols, 0.0f, y + n0 * p.hwo, (int)p.ldy);
     }
@@ -155,7 +147,7 @@ void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
     for (int n0 = 0; n0 < N; n0 += p.nb) {
         const int cnt = N - n0 < p.nb ? N - n0 : p.nb;
         const int cols = (int)(cnt * p.hwo);
-        PROF_IM2COL(im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
+        FPT_TIMED(FPT_PROF_IM2COL, 0.0, im2col(s, N, H, W, p.Ho, p.Wo, x, n0, cnt, ws->col));
         // dw (Cout x CKK) (+)= dy[:, chunk] (Cout x cols) . col^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, rows, cols,
                     1.0f, dy + n0 * p.hwo, (int)p.ldy, ws->col, cols,
@@ -164,7 +156,8 @@ void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
             // dcol (CKK x cols) = w^T (CKK x Cout) . dy[:, chunk]
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, s->cout,
                         1.0f, w, rows, dy + n0 * p.hwo, (int)p.ldy, 0.0f, ws->dcol, cols);
-            PROF_IM2COL(col2im(s, N, H, W, p.Ho, p.Wo, ws->dcol, n0, cnt, dx, dx_add));
+            FPT_TIMED(FPT_PROF_IM2COL, 0.0,
+                      col2im(s, N, H, W, p.Ho, p.Wo, ws->dcol, n0, cnt, dx, dx_add));
         }
     }
 }

@@ -416,7 +416,7 @@ static void synth_label_noise(uint64_t seed, fpt_split *s, uint32_t stream, floa
 }
 
 static int synth_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err) {
-    const float p = o->synth_label_noise;
+    const float p = (float)o->synth_label_noise;
     if (!(p >= 0.0f && p <= SYNTH_MAX_NOISE))
         return fpt_fail(err, "synthetic dataset: synth_label_noise %g is outside [0, %g]",
                         (double)p, (double)SYNTH_MAX_NOISE);

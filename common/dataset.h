@@ -45,7 +45,7 @@ typedef struct fpt_dataset_options {
     // synthetic only
     uint64_t seed;           // the dataset's own seed (not the run's)
     int synth_train, synth_test;   // sizes (defaults 5000 / 1000)
-    float synth_label_noise;       // fraction of labels replaced at random
+    double synth_label_noise;      // fraction of labels replaced at random
 } fpt_dataset_options;
 
 // Loads (CIFAR) or generates (synthetic) both splits and computes the

@@ -9,6 +9,7 @@
 // such as [none] would otherwise be invisible) and catches indented
 // continuation lines.
 #include "job_spec.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <ctype.h>
@@ -547,12 +548,7 @@ static int build_canonical(ctx *c) {
     for (int i = 0; i < c->n_order && !rc; i++) rc = put_section(c, f, c->order[i]);
     fclose(f);
     if (rc) return -1;
-    uint64_t h = 14695981039346656037ULL;
-    for (const char *q = s->canonical; *q; q++) {
-        h ^= (unsigned char)*q;
-        h *= 1099511628211ULL;
-    }
-    s->hash = h;
+    s->hash = fpt_fnv1a(FPT_FNV1A_INIT, s->canonical, strlen(s->canonical));
     return 0;
 }
 

@@ -27,4 +27,16 @@ static inline double fpt_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// Runs the statements in __VA_ARGS__, adding their wall time and `fl`
+// floating-point operations to layer type `kind` when profiling is on.
+#define FPT_TIMED(kind, fl, ...)                                       \
+    do {                                                               \
+        double t0_ = fpt_prof_global.enabled ? fpt_now() : 0.0;        \
+        __VA_ARGS__;                                                   \
+        if (fpt_prof_global.enabled) {                                 \
+            fpt_prof_global.seconds[kind] += fpt_now() - t0_;          \
+            fpt_prof_global.flops[kind] += (fl);                       \
+        }                                                              \
+    } while (0)
+
 #endif

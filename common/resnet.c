@@ -266,15 +266,6 @@ static int ensure_batch(fpt_resnet *m, int N, fpt_err *err) {
 
 // ---- timed layer calls --------------------------------------------------------
 
-#define TIMED(kind, fl, ...)                                           \
-    do {                                                               \
-        double t0_ = fpt_prof_global.enabled ? fpt_now() : 0.0;        \
-        __VA_ARGS__;                                                   \
-        if (fpt_prof_global.enabled) {                                 \
-            fpt_prof_global.seconds[kind] += fpt_now() - t0_;          \
-            fpt_prof_global.flops[kind] += (fl);                       \
-        }                                                              \
-    } while (0)
 
 static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
     return 2.0 * s->cout * s->cin * s->k * s->k * (double)N * h_out * h_out;
@@ -288,9 +279,9 @@ static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const 
     const size_t M = (size_t)N * h_out * h_out;
     const float *p = m->params, *gamma = p + cb->gamma, *beta = p + cb->beta;
     float *run = m->buffers + cb->running, *save = m->bn_save + cb->save;
-    TIMED(FPT_PROF_CONV_FWD, conv_flops(&cb->s, N, h_out),
+    FPT_TIMED(FPT_PROF_CONV_FWD, conv_flops(&cb->s, N, h_out),
           fpt_conv2d_forward(&cb->s, N, h_in, h_in, x, p + cb->w, z, &m->ws));
-    TIMED(FPT_PROF_BN, 0.0,
+    FPT_TIMED(FPT_PROF_BN, 0.0,
           if (train && relu) fpt_bn_relu_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
           else if (train) fpt_bn_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
           else if (relu) fpt_bn_relu_forward_eval(C, M, z, gamma, beta, run, y);
@@ -310,12 +301,12 @@ static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const
     const float *p = m->params;
     float *g = m->grads;
     const float *save = m->bn_save + cb->save;
-    TIMED(FPT_PROF_BN, 0.0,
+    FPT_TIMED(FPT_PROF_BN, 0.0,
           if (relu_out) fpt_bn_relu_backward(C, M, z, relu_out, p + cb->gamma, save, save + C, dy,
                                              tmp, g + cb->gamma, g + cb->beta);
           else fpt_bn_backward(C, M, z, p + cb->gamma, save, save + C, dy, tmp, g + cb->gamma,
                                g + cb->beta));
-    TIMED(FPT_PROF_CONV_BWD, 2.0 * conv_flops(&cb->s, N, h_out) * (dx ? 1.0 : 0.5),
+    FPT_TIMED(FPT_PROF_CONV_BWD, 2.0 * conv_flops(&cb->s, N, h_out) * (dx ? 1.0 : 0.5),
           fpt_conv2d_backward_residual(&cb->s, N, h_in, h_in, x, p + cb->w, tmp, dx, dx_add,
                                        g + cb->w, &m->ws));
 }
@@ -325,7 +316,7 @@ static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const
 int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err) {
     if (ensure_batch(m, N, err) != 0) return -1;
     const int hw = m->image_hw;
-    TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, 3, hw * hw));
+    FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, 3, hw * hw));
 
     convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train, 1);
 
@@ -340,13 +331,13 @@ int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err 
             convbn_forward(m, &b->proj, b->h_in, cur, b->zs, m->g[0], train, 0);
             shortcut = m->g[0];
         }
-        TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_relu_inplace(n, b->out, shortcut));
+        FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_relu_inplace(n, b->out, shortcut));
         cur = b->out;
     }
     const fpt_block *last = &m->blocks[7];
     const int hw_last = last->h_out * last->h_out;
     const float *p = m->params;
-    TIMED(FPT_PROF_HEAD, 2.0 * N * m->fc_in * m->num_classes,
+    FPT_TIMED(FPT_PROF_HEAD, 2.0 * N * m->fc_in * m->num_classes,
           fpt_avgpool_forward(m->fc_in, N, hw_last, cur, m->pooled);
           fpt_linear_forward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, p + m->fc_b,
                              m->logits));
@@ -362,7 +353,7 @@ double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
     const int hw_last = last->h_out * last->h_out;
     double loss;
 
-    TIMED(FPT_PROF_HEAD, 4.0 * N * m->fc_in * m->num_classes,
+    FPT_TIMED(FPT_PROF_HEAD, 4.0 * N * m->fc_in * m->num_classes,
           loss = fpt_softmax_xent(N, m->num_classes, m->logits, labels, m->dlogits, correct);
           fpt_linear_backward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, m->dlogits,
                               m->dpooled, g + m->fc_w, g + m->fc_b);

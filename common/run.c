@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "first_passage.h"
+#include "hash.h"
 #include "prof.h"
 #include "resnet.h"
 #include "rng.h"
@@ -81,12 +82,7 @@ uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
              c->lr.eta_min, c->momentum, c->weight_decay, c->with_replacement, c->augment,
              fpt_protocol_name(p->kind), fpt_timing_name(p->timing), p->period, p->prob,
              p->fraction, p->shrink, p->sigma, p->eta_min, (unsigned long long)c->seed);
-    uint64_t h = 14695981039346656037ULL;
-    for (const char *q = s; *q; q++) {
-        h ^= (unsigned char)*q;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return fpt_fnv1a(FPT_FNV1A_INIT, s, strlen(s));
 }
 
 // Learning rate of epoch `epoch` (1-based).  warm_restart: a cosine from

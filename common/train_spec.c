@@ -102,7 +102,7 @@ void fpt_train_spec_defaults(fpt_train_spec *s) {
     s->data.kind = FPT_DATA_SYNTHETIC;
     s->data.synth_train = 5000;
     s->data.synth_test = 1000;
-    s->data.synth_label_noise = 0.1f;
+    s->data.synth_label_noise = 0.1;
     s->data.seed = 1;
     s->threads = 2;
 }
@@ -172,8 +172,7 @@ int fpt_train_spec_set(fpt_train_spec *s, const char *name, const char *value, f
         if (parse_double(value, &d) || d < o->min || d > o->max)
             return fpt_fail(err, "%s: '%s' is not a number in [%g, %g]", o->name, value, o->min,
                             o->max);
-        if (o->offset == OFF(data.synth_label_noise)) *(float *)field = (float)d;
-        else *(double *)field = d;
+        *(double *)field = d;
         return 0;
     }
     case T_BOOL:
@@ -264,7 +263,7 @@ void fpt_train_spec_data_tag(const fpt_train_spec *s, char *buf, size_t len) {
     const fpt_dataset_options *d = &s->data;
     if (d->kind == FPT_DATA_SYNTHETIC)
         snprintf(buf, len, "synthetic:%llu:%d:%d:%.6g:%d:%d", (unsigned long long)d->seed,
-                 d->synth_train, d->synth_test, (double)d->synth_label_noise, d->train_subset,
+                 d->synth_train, d->synth_test, d->synth_label_noise, d->train_subset,
                  d->test_subset);
     else
         snprintf(buf, len, "%s:%d:%d", dataset_names[d->kind], d->train_subset, d->test_subset);
@@ -315,12 +314,9 @@ int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, 
     case T_U64:
         n = (size_t)snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field);
         break;
-    case T_DOUBLE: {
-        double d = o->offset == OFF(data.synth_label_noise) ? (double)*(const float *)field
-                                                            : *(const double *)field;
-        n = (size_t)fmt_double(buf, len, d);
+    case T_DOUBLE:
+        n = (size_t)fmt_double(buf, len, *(const double *)field);
         break;
-    }
     case T_ENUM:
         n = (size_t)snprintf(buf, len, "%s", o->choices[*(const int *)field]);
         break;

@@ -18,17 +18,13 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-typedef struct progress {
-    FILE *out;
-    const fpt_run_config *run;
-} progress;
-
+// Prints one line per epoch to ctx (a FILE *); stops the run on a signal.
 static int on_epoch(const fpt_epoch_record *r, const fpt_run_state *st, void *ctx) {
-    progress *p = ctx;
+    FILE *out = ctx;
     (void)st;
-    fprintf(p->out, "%5d %11.4f %10.4f %8.2f%% %9.5f %9s %8.2f\n", r->epoch, r->train_loss,
+    fprintf(out, "%5d %11.4f %10.4f %8.2f%% %9.5f %9s %8.2f\n", r->epoch, r->train_loss,
             r->test_loss, r->test_acc, r->lr, r->perturbed ? "yes" : "-", r->seconds);
-    fflush(p->out);
+    fflush(out);
     return stop_requested;
 }
 
@@ -102,10 +98,9 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    progress prog = {stdout, c};
     fpt_run_state st;
     fpt_run_outcome outcome;
-    int rc = fpt_run(c, &data, tag, spec.resume, on_epoch, &prog, &st, &outcome, err);
+    int rc = fpt_run(c, &data, tag, spec.resume, on_epoch, stdout, &st, &outcome, err);
     fpt_dataset_free(&data);
     if (rc) return -1;
     for (int k = 0; k < c->n_targets; k++) {

@@ -8,10 +8,7 @@
 //
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
 // exits 2.
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "blas_setup.h"
