@@ -43,7 +43,7 @@ LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(shell $(PKG_CONFIG) --libs sq
 LDFLAGS  = -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard common/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 LIB      := $(BUILD)/libfptfarm.a
 APP_SRC  := $(wildcard coordinator/*.c) $(wildcard worker/*.c)
 APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
@@ -62,6 +62,17 @@ $(BUILD)/%.o: %.c $(wildcard common/*.h)
 $(BUILD)/tests/%.o: tests/%.c $(wildcard common/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CRIT_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# results/schema.sql is the one copy of the schema: compiled in as a C string.
+$(BUILD)/gen/schema_sql.c: results/schema.sql
+	@mkdir -p $(dir $@)
+	{ echo '// Generated from results/schema.sql by the Makefile: do not edit.'; \
+	  echo 'const char fpt_store_schema_sql[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo '    ;'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^

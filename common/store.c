@@ -11,148 +11,6 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-// ---- the schema: results/schema.sql, byte for byte (tests/test_store.c) ------
-// BEGIN SCHEMA (generated from results/schema.sql; keep identical)
-const char fpt_store_schema_sql[] =
-    "-- fptfarm results database, schema version 1 (PRAGMA user_version = 1).\n"
-    "--\n"
-    "-- The library (common/store.c) holds a byte-for-byte copy of this file and\n"
-    "-- runs it on an empty database; tests/test_store.c fails if the two differ.\n"
-    "-- Change both together and bump user_version.\n"
-    "--\n"
-    "-- Idempotence: every table has a natural unique key.  Re-storing an epoch\n"
-    "-- record or a first passage is an upsert on (job_id, epoch) or\n"
-    "-- (job_id, target): the same values leave the table unchanged, new values\n"
-    "-- for the same key replace the old ones (last write wins).  Experiments and\n"
-    "-- jobs are insert-or-get on name and on\n"
-    "-- (experiment_id, protocol, timing, frequency, seed).\n"
-    "\n"
-    "CREATE TABLE experiments (\n"
-    "    id         INTEGER PRIMARY KEY,\n"
-    "    name       TEXT NOT NULL UNIQUE,\n"
-    "    spec_text  TEXT NOT NULL,\n"
-    "    spec_hash  TEXT NOT NULL,\n"
-    "    source     TEXT NOT NULL CHECK (source IN ('farm', 'import')),\n"
-    "    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))\n"
-    ");\n"
-    "\n"
-    "CREATE TABLE jobs (\n"
-    "    id            INTEGER PRIMARY KEY,\n"
-    "    experiment_id INTEGER NOT NULL REFERENCES experiments (id),\n"
-    "    protocol      TEXT NOT NULL,\n"
-    "    timing        TEXT NOT NULL CHECK (timing IN ('none', 'periodic', 'geometric')),\n"
-    "    frequency     REAL NOT NULL,   -- period tau (epochs) if periodic, probability p if geometric, 0 if none\n"
-    "    seed          INTEGER NOT NULL,\n"
-    "    state         TEXT NOT NULL DEFAULT 'pending'\n"
-    "                  CHECK (state IN ('pending', 'running', 'done', 'failed', 'diverged')),\n"
-    "    attempts      INTEGER NOT NULL DEFAULT 0,\n"
-    "    crashes       INTEGER NOT NULL DEFAULT 0,\n"
-    "    worker        INTEGER,\n"
-    "    host          TEXT,\n"
-    "    started_at    TEXT,\n"
-    "    finished_at   TEXT,\n"
-    "    UNIQUE (experiment_id, protocol, timing, frequency, seed)\n"
-    ");\n"
-    "\n"
-    "CREATE INDEX jobs_experiment_state ON jobs (experiment_id, state);\n"
-    "\n"
-    "-- One row per evaluated epoch.  Only test_acc is required: imported traces\n"
-    "-- have nothing else.\n"
-    "CREATE TABLE epochs (\n"
-    "    job_id     INTEGER NOT NULL REFERENCES jobs (id),\n"
-    "    epoch      INTEGER NOT NULL CHECK (epoch >= 1),\n"
-    "    train_loss REAL,\n"
-    "    test_loss  REAL,\n"
-    "    test_acc   REAL NOT NULL,\n"
-    "    lr         REAL,\n"
-    "    perturbed  INTEGER NOT NULL DEFAULT 0,\n"
-    "    seconds    REAL,\n"
-    "    PRIMARY KEY (job_id, epoch)\n"
-    ") WITHOUT ROWID;\n"
-    "\n"
-    "-- The first-passage time of a job to a target accuracy (percent).  Exactly\n"
-    "-- one of epoch (reached) and censored_at (last epoch observed, not reached)\n"
-    "-- is set.\n"
-    "CREATE TABLE first_passages (\n"
-    "    job_id      INTEGER NOT NULL REFERENCES jobs (id),\n"
-    "    target      REAL NOT NULL,\n"
-    "    epoch       INTEGER,   -- first epoch with test_acc >= target; NULL when censored\n"
-    "    censored_at INTEGER,   -- last epoch observed when censored, else NULL\n"
-    "    PRIMARY KEY (job_id, target),\n"
-    "    CHECK ((epoch IS NULL) <> (censored_at IS NULL)),\n"
-    "    CHECK (epoch IS NULL OR epoch >= 1),\n"
-    "    CHECK (censored_at IS NULL OR censored_at >= 1)\n"
-    ");\n"
-    "\n"
-    "-- Progress of each experiment: jobs by state and epochs stored.\n"
-    "CREATE VIEW v_progress AS\n"
-    "SELECT e.id AS experiment_id,\n"
-    "       e.name AS experiment,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id) AS jobs,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'pending') AS pending,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'running') AS running,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'done') AS done,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'failed') AS failed,\n"
-    "       (SELECT count(*) FROM jobs j WHERE j.experiment_id = e.id AND j.state = 'diverged') AS diverged,\n"
-    "       (SELECT count(*) FROM epochs p JOIN jobs j ON j.id = p.job_id\n"
-    "         WHERE j.experiment_id = e.id) AS epochs_stored\n"
-    "FROM experiments e;\n"
-    "\n"
-    "-- Runs, reached and censored per condition and target.  mean_fpt_reached_only\n"
-    "-- is the naive mean over the runs that reached the target: it is biased low\n"
-    "-- when runs are censored.  Use the survival analysis (v_survival, fptfarm's\n"
-    "-- analysis) for the real mean first-passage time.\n"
-    "CREATE VIEW v_mfpt AS\n"
-    "SELECT j.experiment_id,\n"
-    "       j.protocol,\n"
-    "       j.timing,\n"
-    "       j.frequency,\n"
-    "       fp.target,\n"
-    "       count(*) AS runs,\n"
-    "       count(fp.epoch) AS reached,\n"
-    "       count(*) - count(fp.epoch) AS censored,\n"
-    "       avg(fp.epoch) AS mean_fpt_reached_only\n"
-    "FROM first_passages fp\n"
-    "JOIN jobs j ON j.id = fp.job_id\n"
-    "GROUP BY j.experiment_id, j.protocol, j.timing, j.frequency, fp.target;\n"
-    "\n"
-    "-- Kaplan-Meier inputs per condition and target, one row per epoch t at which\n"
-    "-- some run reached the target or was censored: at_risk = runs with\n"
-    "-- first-passage or censoring time >= t, events = runs reaching the target at\n"
-    "-- t, censored = runs censored at t.  km_survival = S(t) = product over\n"
-    "-- t' <= t of (1 - events/at_risk) (0 once every run at risk has an event).\n"
-    "-- km_survival needs SQLite's math functions (exp, ln; SQLite >= 3.35).\n"
-    "CREATE VIEW v_survival AS\n"
-    "WITH times AS (\n"
-    "    SELECT j.experiment_id, j.protocol, j.timing, j.frequency, fp.target,\n"
-    "           coalesce(fp.epoch, fp.censored_at) AS t,\n"
-    "           (fp.epoch IS NOT NULL) AS event\n"
-    "    FROM first_passages fp\n"
-    "    JOIN jobs j ON j.id = fp.job_id\n"
-    "),\n"
-    "per_t AS (\n"
-    "    SELECT experiment_id, protocol, timing, frequency, target, t,\n"
-    "           sum(event) AS events,\n"
-    "           count(*) - sum(event) AS censored\n"
-    "    FROM times\n"
-    "    GROUP BY experiment_id, protocol, timing, frequency, target, t\n"
-    "),\n"
-    "risk AS (\n"
-    "    SELECT per_t.*,\n"
-    "           sum(events + censored) OVER (\n"
-    "               PARTITION BY experiment_id, protocol, timing, frequency, target\n"
-    "               ORDER BY t DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS at_risk\n"
-    "    FROM per_t\n"
-    ")\n"
-    "SELECT experiment_id, protocol, timing, frequency, target,\n"
-    "       t AS epoch, at_risk, events, censored,\n"
-    "       CASE WHEN max(events = at_risk) OVER w THEN 0.0\n"
-    "            ELSE exp(sum(ln(1.0 - CAST(events AS REAL) / at_risk)) OVER w)\n"
-    "       END AS km_survival\n"
-    "FROM risk\n"
-    "WINDOW w AS (PARTITION BY experiment_id, protocol, timing, frequency, target\n"
-    "             ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);\n";
-// END SCHEMA
 
 // ---- prepared statements ------------------------------------------------------
 
@@ -313,50 +171,87 @@ int fpt_store_commit(fpt_store *s, fpt_err *err) {
 
 // ---- open / close -------------------------------------------------------------
 
-static int create_schema(fpt_store *s, fpt_err *err) {
-    const char *sql = fpt_store_schema_sql;
-    while (sql && *sql) {
+// Runs every statement of sql[0..len).
+static int run_script(fpt_store *s, const char *sql, size_t len, fpt_err *err) {
+    char *copy = strndup(sql, len);
+    if (!copy) return fpt_fail(err, "%s: out of memory for the schema", s->path);
+    const char *p = copy;
+    int rc = 0;
+    while (p && *p && rc == 0) {
         const char *tail = NULL;
-        if (run_once(s, sql, &tail, NULL, 0, err)) return -1;
-        sql = tail;
+        rc = run_once(s, p, &tail, NULL, 0, err);
+        p = tail;
+    }
+    free(copy);
+    return rc;
+}
+
+// The section of results/schema.sql that creates version v from version
+// v - 1: from its "-- ==== version v:" line to the next section or the end.
+static int schema_section(int v, const char **start, size_t *len) {
+    char mark[48];
+    snprintf(mark, sizeof mark, "\n-- ==== version %d:", v);
+    const char *a = strstr(fpt_store_schema_sql, mark);
+    if (!a) return -1;
+    snprintf(mark, sizeof mark, "\n-- ==== version %d:", v + 1);
+    const char *b = strstr(a, mark);
+    *start = a + 1;
+    *len = b ? (size_t)(b - a) : strlen(a + 1);
+    return 0;
+}
+
+// Brings a database at schema version `from` (0 = empty) to the current one
+// by running the sections it lacks; the caller holds a write transaction.
+static int upgrade_schema(fpt_store *s, long long from, fpt_err *err) {
+    for (int v = (int)from + 1; v <= FPT_STORE_SCHEMA_VERSION; v++) {
+        const char *sql;
+        size_t len;
+        if (schema_section(v, &sql, &len))
+            return fpt_fail(err, "%s: the built-in schema has no section for version %d", s->path,
+                            v);
+        if (run_script(s, sql, len, err)) return fpt_err_prefix(err, "schema version %d: ", v);
     }
     return run_once(s, "PRAGMA user_version = " STR(FPT_STORE_SCHEMA_VERSION), NULL, NULL, 0,
                     err);
 }
 
-// Checks the schema version; creates the schema in an empty database.
+// Checks the schema version: creates the schema in an empty database,
+// upgrades one written by an older fptfarm, refuses one from a newer.
 static int check_schema(fpt_store *s, int create, fpt_err *err) {
     long long version, tables;
     if (query_int(s, "PRAGMA user_version", &version, err)) return -1;
     if (version == FPT_STORE_SCHEMA_VERSION) return 0;
-    if (version != 0) {
+    if (version > FPT_STORE_SCHEMA_VERSION || version < 0)
         return fpt_fail(err,
                         "%s: results database has schema version %lld, this fptfarm uses "
-                        "version %d (%s); no migration exists",
-                        s->path, version, FPT_STORE_SCHEMA_VERSION,
-                        version > FPT_STORE_SCHEMA_VERSION ? "written by a newer fptfarm"
-                                                           : "written by an older fptfarm");
+                        "version %d (written by a newer fptfarm); upgrade fptfarm to read it",
+                        s->path, version, FPT_STORE_SCHEMA_VERSION);
+    if (version == 0) {
+        if (query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err)) return -1;
+        if (tables != 0)
+            return fpt_fail(err,
+                            "%s: not an fptfarm results database (user_version 0 and %lld schema "
+                            "objects of another application)",
+                            s->path, tables);
+        if (!create)
+            return fpt_fail(err, "%s: database is empty (no fptfarm schema); create it first",
+                            s->path);
     }
-    if (query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err)) return -1;
-    if (tables != 0)
-        return fpt_fail(err,
-                        "%s: not an fptfarm results database (user_version 0 and %lld schema "
-                        "objects of another application)",
-                        s->path, tables);
-    if (!create)
-        return fpt_fail(err, "%s: database is empty (no fptfarm schema); create it first", s->path);
-    // Another process may create it at the same time: decide under the lock.
+    // Another process may create or upgrade it at the same time: decide
+    // under the write lock, all or nothing.
+    long long from;
     if (run_once(s, "BEGIN IMMEDIATE", NULL, NULL, 0, err)) return -1;
-    if (query_int(s, "PRAGMA user_version", &version, err)) goto fail;
-    if (version == 0 && create_schema(s, err)) goto fail;
+    if (query_int(s, "PRAGMA user_version", &from, err)) goto fail;
+    if (from < FPT_STORE_SCHEMA_VERSION && upgrade_schema(s, from, err)) goto fail;
     if (run_once(s, "COMMIT", NULL, NULL, 0, err)) goto fail;
-    return version == 0 || version == FPT_STORE_SCHEMA_VERSION
+    return from <= FPT_STORE_SCHEMA_VERSION
                ? 0
                : fpt_fail(err, "%s: schema version %lld appeared while creating version %d",
-                          s->path, version, FPT_STORE_SCHEMA_VERSION);
+                          s->path, from, FPT_STORE_SCHEMA_VERSION);
 fail:
     if (!sqlite3_get_autocommit(s->db)) run_once(s, "ROLLBACK", NULL, NULL, 0, NULL);
-    fpt_err_prefix(err, "creating the schema: ");
+    fpt_err_prefix(err, version == 0 ? "creating the schema: " : "upgrading the schema from "
+                                                                 "version %lld: ", version);
     return -1;
 }
 

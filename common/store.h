@@ -1,4 +1,4 @@
-// store.h — the SQLite results database (results/schema.sql, version 1).
+// store.h — the SQLite results database (results/schema.sql, version 2).
 //
 // One fpt_store wraps one connection with every statement prepared once.
 // Settings: PRAGMA foreign_keys=ON, synchronous=FULL, busy_timeout, and a
@@ -22,9 +22,9 @@
 #include "error.h"
 #include "run.h"
 
-#define FPT_STORE_SCHEMA_VERSION 1
+#define FPT_STORE_SCHEMA_VERSION 2
 
-// The schema, byte for byte the text of results/schema.sql.
+// The schema: results/schema.sql, compiled in by the Makefile.
 extern const char fpt_store_schema_sql[];
 
 typedef struct fpt_store fpt_store;
@@ -37,7 +37,8 @@ typedef struct fpt_store_options {
 // Opens path.  create=1: create the file if missing and the schema if the
 // database is empty.  create=0: the file must exist and hold the schema.
 // Refuses files that are not SQLite databases, SQLite databases that are not
-// fptfarm's, and schema versions other than FPT_STORE_SCHEMA_VERSION.
+// fptfarm's, and newer schema versions; upgrades older ones in place (one
+// transaction: either the new version or the database as it was).
 // o may be NULL (defaults).
 int fpt_store_open(fpt_store **out, const char *path, int create, const fpt_store_options *o,
                    fpt_err *err);

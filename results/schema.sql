@@ -1,8 +1,10 @@
--- fptfarm results database, schema version 1 (PRAGMA user_version = 1).
+-- fptfarm results database, schema version 2 (PRAGMA user_version = 2).
 --
--- The library (common/store.c) holds a byte-for-byte copy of this file and
--- runs it on an empty database; tests/test_store.c fails if the two differ.
--- Change both together and bump user_version.
+-- The build compiles this file into fptfarm (Makefile: build/gen/schema_sql.c):
+-- an empty database gets all of it.  Each "-- ==== version N" section below
+-- upgrades a database of version N-1: opening an older database runs the
+-- sections it lacks, in one transaction, and sets user_version.  Never edit
+-- a released section; add a new one and bump FPT_STORE_SCHEMA_VERSION.
 --
 -- Idempotence: every table has a natural unique key.  Re-storing an epoch
 -- record or a first passage is an upsert on (job_id, epoch) or
@@ -10,6 +12,8 @@
 -- for the same key replace the old ones (last write wins).  Experiments and
 -- jobs are insert-or-get on name and on
 -- (experiment_id, protocol, timing, frequency, seed).
+
+-- ==== version 1: experiments, jobs, traces, first passages
 
 CREATE TABLE experiments (
     id         INTEGER PRIMARY KEY,
@@ -136,3 +140,122 @@ SELECT experiment_id, protocol, timing, frequency, target,
 FROM risk
 WINDOW w AS (PARTITION BY experiment_id, protocol, timing, frequency, target
              ORDER BY t ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+
+-- ==== version 2: the analysis (fptfarm fit)
+--
+-- One fit per experiment and target: re-fitting replaces it and everything
+-- that hangs off it (ON DELETE CASCADE).  Times are in epochs, accuracies in
+-- percent.  Intervals (_lo, _hi) are at fits.level: survival bands pointwise
+-- with the stated transform, means and <T_p> by bootstrap over runs.
+-- NULL means "not defined": an infinite mean (S never falls below 1), a
+-- median not reached, a tail that cannot be estimated.
+
+CREATE TABLE fits (
+    id              INTEGER PRIMARY KEY,
+    experiment_id   INTEGER NOT NULL REFERENCES experiments (id),
+    target          REAL NOT NULL,              -- percent test accuracy
+    horizon         INTEGER NOT NULL,           -- epochs: the longest run; restricted means are to it
+    level           REAL NOT NULL,              -- of every interval, e.g. 0.95
+    survival_ci     TEXT NOT NULL CHECK (survival_ci IN ('log-log', 'log')),
+    bootstrap       INTEGER NOT NULL,           -- resamples over runs (0: no mean intervals)
+    seed            INTEGER NOT NULL,           -- of the bootstrap
+    ks_reference    INTEGER,                    -- epoch whose accuracies the KS tests compare with
+    alpha           REAL NOT NULL,              -- KS significance level
+    t_rel           INTEGER,                    -- relaxation time; NULL: never stops rejecting
+    unfinished_runs INTEGER NOT NULL,           -- runs left out: pending, running or failed
+    created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (experiment_id, target)
+);
+
+-- Each condition's runs: outcome counts and Kaplan-Meier summaries.
+CREATE TABLE fit_conditions (
+    fit_id            INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    protocol          TEXT NOT NULL,
+    timing            TEXT NOT NULL,
+    frequency         REAL NOT NULL,
+    runs              INTEGER NOT NULL,          -- reached + censored (diverged kept apart)
+    reached           INTEGER NOT NULL,
+    censored          INTEGER NOT NULL,
+    diverged          INTEGER NOT NULL,          -- diverged before reaching the target
+    restricted_mean   REAL NOT NULL,             -- E[min(T, horizon)]
+    restricted_mean_lo REAL,
+    restricted_mean_hi REAL,
+    median            INTEGER,
+    median_lo         INTEGER,
+    median_hi         INTEGER,
+    tail_t0           INTEGER,                   -- exponential tail fitted past this epoch
+    tail_rate         REAL,                      -- k, per epoch
+    tail_rate_se      REAL,
+    extrapolated_mean REAL,                      -- restricted mean + fitted tail (a model, not data)
+    final_acc         REAL,                      -- mean over runs of the last 10 epochs' mean accuracy
+    PRIMARY KEY (fit_id, protocol, timing, frequency)
+);
+
+-- S(t) = P(T > t) per condition at every epoch 0..horizon.
+CREATE TABLE fit_survival (
+    fit_id    INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    protocol  TEXT NOT NULL,
+    timing    TEXT NOT NULL,
+    frequency REAL NOT NULL,
+    epoch     INTEGER NOT NULL CHECK (epoch >= 0),
+    at_risk   INTEGER NOT NULL,
+    events    INTEGER NOT NULL,
+    censored  INTEGER NOT NULL,
+    survival  REAL NOT NULL,
+    lo        REAL NOT NULL,
+    hi        REAL NOT NULL,
+    PRIMARY KEY (fit_id, protocol, timing, frequency, epoch)
+) WITHOUT ROWID;
+
+-- The relaxation test: KS of the baseline accuracies at epoch vs ks_reference.
+CREATE TABLE fit_ks (
+    fit_id    INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    epoch     INTEGER NOT NULL CHECK (epoch >= 1),
+    statistic REAL NOT NULL,
+    p_value   REAL NOT NULL,
+    PRIMARY KEY (fit_id, epoch)
+) WITHOUT ROWID;
+
+-- The response model's reference per perturbing protocol: <T_p>, the mean
+-- time from the first perturbation to first passage, from the runs at the
+-- reference period that had not reached the target by it.
+CREATE TABLE fit_references (
+    fit_id    INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    protocol  TEXT NOT NULL,
+    timing    TEXT NOT NULL,
+    reference REAL NOT NULL,                     -- tau0 (epochs) or p0
+    tp_runs   INTEGER NOT NULL,
+    tp_mean   REAL NOT NULL,
+    tp_lo     REAL,
+    tp_hi     REAL,
+    PRIMARY KEY (fit_id, protocol, timing)
+);
+
+-- Predicted mean FPT per protocol, frequency and model (qss, renewal,
+-- restart, linear: SCIENCE.md s4), beside the measured restricted mean where
+-- runs exist.  valid = 0: the period is below t_rel, outside the model.
+CREATE TABLE fit_predictions (
+    fit_id      INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    protocol    TEXT NOT NULL,
+    timing      TEXT NOT NULL,
+    frequency   REAL NOT NULL,
+    model       TEXT NOT NULL CHECK (model IN ('qss', 'renewal', 'restart', 'linear')),
+    predicted   REAL,
+    lo          REAL,
+    hi          REAL,
+    measured    REAL,
+    measured_lo REAL,
+    measured_hi REAL,
+    rel_error   REAL,                            -- (predicted - measured) / measured
+    valid       INTEGER NOT NULL CHECK (valid IN (0, 1)),
+    PRIMARY KEY (fit_id, protocol, timing, frequency, model)
+);
+
+-- Measured against predicted, by experiment name and target.
+CREATE VIEW v_fit_check AS
+SELECT e.name AS experiment, f.target, p.protocol, p.timing, p.frequency, p.model,
+       p.measured, p.predicted, p.lo, p.hi, p.rel_error, p.valid
+FROM fit_predictions p
+JOIN fits f ON f.id = p.fit_id
+JOIN experiments e ON e.id = f.experiment_id
+WHERE p.measured IS NOT NULL;

@@ -110,7 +110,9 @@ static int64_t job(fpt_store *s, int64_t exp, const char *protocol, double freq,
 
 // ---- schema ------------------------------------------------------------------
 
-Test(store_schema, file_matches_embedded_copy) {
+// The text of results/schema.sql up to (not including) the line starting
+// with `stop` ("" = all), read independently of the library's copy.
+static char *schema_file_until(const char *stop) {
     FILE *f = fopen("results/schema.sql", "rb");
     cr_assert_not_null(f, "results/schema.sql: %s (tests run from the project root)",
                        strerror(errno));
@@ -119,28 +121,108 @@ Test(store_schema, file_matches_embedded_copy) {
     fclose(f);
     cr_assert_lt(n, sizeof buf - 1, "schema.sql larger than the test buffer");
     buf[n] = '\0';
-    size_t m = strlen(fpt_store_schema_sql);
-    size_t i = 0;
-    while (i < n && i < m && buf[i] == fpt_store_schema_sql[i]) i++;
-    cr_assert(i == n && i == m,
-              "results/schema.sql (%zu bytes) and the copy in store.c (%zu bytes) differ at "
-              "byte %zu",
-              n, m, i);
+    if (*stop) {
+        char *cut = strstr(buf, stop);
+        cr_assert_not_null(cut, "results/schema.sql has no '%s'", stop);
+        *cut = '\0';
+    }
+    return buf;
+}
+
+// All schema objects as one string, to compare two databases.
+static void schema_listing(sqlite3 *db, char *out, size_t cap) {
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT type, name, sql FROM sqlite_schema ORDER BY name",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    size_t n = 0;
+    out[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW && n < cap) {
+        const unsigned char *sql = sqlite3_column_text(st, 2);
+        n += (size_t)snprintf(out + n, cap - n, "%s %s %s\n", sqlite3_column_text(st, 0),
+                              sqlite3_column_text(st, 1), sql ? (const char *)sql : "");
+    }
+    sqlite3_finalize(st);
+    cr_assert_lt(n, cap, "schema listing truncated");
+}
+
+Test(store_schema, library_schema_is_the_file) {
+    const char *file = schema_file_until("");
+    cr_assert_str_eq(fpt_store_schema_sql, file, "the compiled-in schema is not results/schema.sql");
+    char first[96];
+    snprintf(first, sizeof first, "schema version %d (PRAGMA user_version = %d)",
+             FPT_STORE_SCHEMA_VERSION, FPT_STORE_SCHEMA_VERSION);
+    assert_contains(file, first);
+}
+
+// A database written by fptfarm's schema version 1 (the file's version-1
+// section, run by sqlite3 itself), with data in it.
+static void make_v1_database(const char *path) {
+    sqlite3 *db = raw_open(path);
+    char *err = NULL;
+    cr_assert_eq(sqlite3_exec(db, schema_file_until("-- ==== version 2:"), NULL, NULL, &err),
+                 SQLITE_OK, "%s", err ? err : "");
+    raw_exec(db, "PRAGMA user_version = 1");
+    raw_exec(db, "INSERT INTO experiments (name, spec_text, spec_hash, source) "
+                 "VALUES ('old', 'spec', 'h', 'farm')");
+    raw_exec(db, "INSERT INTO jobs (experiment_id, protocol, timing, frequency, seed, state) "
+                 "VALUES (1, 'none', 'none', 0, 7, 'done')");
+    raw_exec(db, "INSERT INTO epochs (job_id, epoch, test_acc) VALUES (1, 1, 41.5), (1, 2, 60.25)");
+    sqlite3_close(db);
+}
+
+Test(store_schema, version_1_is_upgraded_in_place) {
+    make_v1_database(g_db);
+    cr_assert_eq(count_in(g_db, "SELECT count(*) FROM sqlite_schema WHERE name = 'fits'"), 0);
+    fpt_store_close(open_store(g_db));
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), FPT_STORE_SCHEMA_VERSION);
+    // The data is still there.
+    cr_assert_eq(count_in(g_db, "SELECT count(*) FROM epochs WHERE job_id = 1"), 2);
+    cr_assert_eq(count_in(g_db, "SELECT seed FROM jobs WHERE state = 'done'"), 7);
+    // And the schema is exactly that of a database created new.
+    char fresh_db[160];
+    snprintf(fresh_db, sizeof fresh_db, "%s/fresh.db", g_dir);
+    fpt_store_close(open_store(fresh_db));
+    static char a[1 << 15], b[1 << 15];
+    sqlite3 *db = raw_open(g_db);
+    schema_listing(db, a, sizeof a);
+    sqlite3_close(db);
+    db = raw_open(fresh_db);
+    schema_listing(db, b, sizeof b);
+    sqlite3_close(db);
+    cr_assert_str_eq(a, b, "upgraded and new schemas differ");
+}
+
+Test(store_schema, failed_upgrade_leaves_version_1) {
+    make_v1_database(g_db);
+    sqlite3 *db = raw_open(g_db);
+    raw_exec(db, "CREATE TABLE fit_ks (x)");   // the upgrade's CREATE TABLE will fail
+    sqlite3_close(db);
+    long long objects = count_in(g_db, "SELECT count(*) FROM sqlite_schema");
+    fpt_err err = {{0}};
+    fpt_store *s = NULL;
+    cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), -1);
+    assert_contains(err.msg, "upgrading the schema from version 1");
+    assert_contains(err.msg, "fit_ks");
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 1);
+    cr_assert_eq(count_in(g_db, "SELECT count(*) FROM sqlite_schema"), objects,
+                 "half an upgrade was left behind");
 }
 
 Test(store_schema, creates_tables_views_and_version) {
     fpt_store *s = open_store(g_db);
     fpt_store_close(s);
     sqlite3 *db = raw_open(g_db);
-    cr_assert_eq(raw_int(db, "PRAGMA user_version", NULL), 1);
-    const char *objects[] = {"experiments", "jobs",       "epochs", "first_passages",
-                             "v_progress",  "v_mfpt",     "v_survival",
-                             "jobs_experiment_state"};
+    cr_assert_eq(raw_int(db, "PRAGMA user_version", NULL), 2);
+    const char *objects[] = {"experiments",    "jobs",         "epochs",     "first_passages",
+                             "v_progress",     "v_mfpt",       "v_survival", "jobs_experiment_state",
+                             "fits",           "fit_conditions", "fit_survival", "fit_ks",
+                             "fit_references", "fit_predictions", "v_fit_check"};
     for (size_t i = 0; i < sizeof objects / sizeof *objects; i++)
         cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?1", objects[i]),
                      1, "%s missing", objects[i]);
-    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 4);
-    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'", NULL), 3);
+    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 10);
+    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'", NULL), 4);
     sqlite3_close(db);
     // The rollback journal is the default: no -wal file appears.
     char wal[160];
@@ -169,23 +251,23 @@ Test(store_schema, reopen_is_idempotent) {
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM experiments"), 1);
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM jobs"), 1);
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM sqlite_schema"), objects);
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 1);
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 2);
 }
 
 Test(store_schema, newer_version_refused) {
     fpt_store_close(open_store(g_db));
     sqlite3 *db = raw_open(g_db);
-    raw_exec(db, "PRAGMA user_version = 2");
+    raw_exec(db, "PRAGMA user_version = 3");
     sqlite3_close(db);
     fpt_err err = {{0}};
     fpt_store *s = (fpt_store *)1;
     cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), -1);
     cr_assert_null(s);
     assert_contains(err.msg, g_db);
-    assert_contains(err.msg, "schema version 2");
-    assert_contains(err.msg, "version 1");
+    assert_contains(err.msg, "schema version 3");
+    assert_contains(err.msg, "version 2");
     assert_contains(err.msg, "newer");
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 2, "the refused database was changed");
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 3, "the refused database was changed");
 }
 
 Test(store_schema, foreign_sqlite_database_refused) {
