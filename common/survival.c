@@ -114,3 +114,61 @@ int fpt_km_median(const fpt_km *km) {
         if (km->steps[i].s <= 0.5) return km->steps[i].t;
     return 0;
 }
+
+void fpt_km_median_ci(const fpt_km *km, double level, fpt_ci_kind kind, int *lo, int *hi) {
+    *lo = *hi = 0;
+    for (int i = 0; i < km->n_steps && *hi == 0; i++) {
+        const fpt_km_step *s = &km->steps[i];
+        if (s->s == 0.0) continue;   // no band where S = 0 (R: NA)
+        double l, u;
+        fpt_km_ci(km, s->t, level, kind, &l, &u);
+        if (*lo == 0 && l <= 0.5) *lo = s->t;
+        if (u <= 0.5) *hi = s->t;
+    }
+}
+
+int fpt_tail_fit(const int *time, const int *event, size_t n, int t0, fpt_tail *out, fpt_err *err) {
+    memset(out, 0, sizeof *out);
+    if (t0 < 0) return fpt_fail(err, "tail fit: start epoch %d (expected >= 0)", t0);
+    int at_risk = 0, d = 0;
+    double x = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (time[i] < 1)
+            return fpt_fail(err, "tail fit: observation %zu has time %d (expected >= 1 epoch)", i,
+                            time[i]);
+        if (event[i] != 0 && event[i] != 1)
+            return fpt_fail(err, "tail fit: observation %zu has event %d (expected 0 or 1)", i,
+                            event[i]);
+        if (time[i] <= t0) continue;
+        at_risk++;
+        d += event[i];
+        x += time[i] - t0;
+    }
+    if (at_risk == 0)
+        return fpt_fail(err, "tail fit: no run is still at risk after epoch %d (of %zu runs, none"
+                        " has time > %d)", t0, n, t0);
+    if (d == 0)
+        return fpt_fail(err, "tail fit: no first passage after epoch %d among the %d runs at risk"
+                        " (rate 0: no finite extrapolated mean)", t0, at_risk);
+    double h = d / x;
+    *out = (fpt_tail){t0, at_risk, d, x, h, INFINITY, 0.0};
+    if (h < 1.0) {
+        double info = d / (h * h) + (x - d) / ((1.0 - h) * (1.0 - h));
+        out->k = -log1p(-h);
+        out->k_se = 1.0 / sqrt(info) / (1.0 - h);
+    }
+    return 0;
+}
+
+double fpt_km_extrapolated_mean(const fpt_km *km, int horizon, const fpt_tail *tail) {
+    if (horizon < 0 || !(tail->h > 0.0 && tail->h <= 1.0)) return NAN;
+    return fpt_km_restricted_mean(km, horizon) + fpt_km_survival(km, horizon) / tail->h;
+}
+
+double fpt_km_extrapolated_second_moment(const fpt_km *km, int horizon, const fpt_tail *tail) {
+    if (horizon < 0 || !(tail->h > 0.0 && tail->h <= 1.0)) return NAN;
+    const double h = tail->h, q = 1.0 - h;
+    double m2 = 0.0;
+    for (int t = 0; t < horizon; t++) m2 += (2.0 * t + 1.0) * fpt_km_survival(km, t);
+    return m2 + fpt_km_survival(km, horizon) * ((2.0 * horizon + 1.0) / h + 2.0 * q / (h * h));
+}
