@@ -23,6 +23,7 @@ enum fpt_rng_purpose {
     FPT_RNG_AUGMENT = 3,      // crops and flips; stream = epoch
     FPT_RNG_PERTURB = 4,      // protocol noise and timing; stream = event
     FPT_RNG_DATASET = 5,      // synthetic data generation
+    FPT_RNG_BOOTSTRAP = 6,    // the analysis' resampling of runs; stream = resample
     FPT_RNG_TEST = 99,        // tests
 };
 

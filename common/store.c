@@ -76,6 +76,7 @@ const char *fpt_job_state_name(fpt_job_state st) {
 }
 
 const char *fpt_store_path(const fpt_store *s) { return s ? s->path : ""; }
+sqlite3 *fpt_store_sqlite(fpt_store *s) { return s->db; }
 
 // The error of the last failed call on db, with the path and what was done.
 static int db_fail(fpt_store *s, const char *what, fpt_err *err) {

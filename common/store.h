@@ -44,6 +44,9 @@ int fpt_store_open(fpt_store **out, const char *path, int create, const fpt_stor
                    fpt_err *err);
 void fpt_store_close(fpt_store *s);   // NULL is fine; rolls back an open transaction
 const char *fpt_store_path(const fpt_store *s);
+// The connection, for the store's own modules (store_fit.c) only.
+struct sqlite3;
+struct sqlite3 *fpt_store_sqlite(fpt_store *s);
 
 // Explicit transaction around several calls (nestable: inner levels are
 // savepoints).  rollback undoes the innermost level and never fails.
@@ -116,5 +119,20 @@ typedef struct fpt_progress_row {
 // Calls fn for each experiment, in creation order; fn returns non-zero to stop.
 typedef int (*fpt_progress_fn)(const fpt_progress_row *row, void *ctx);
 int fpt_store_progress(fpt_store *s, fpt_progress_fn fn, void *ctx, fpt_err *err);
+
+// ---- the analysis (store_fit.c) ----------------------------------------------
+struct fpt_runs;
+struct fpt_fit;
+
+// The finished runs of experiment `name` (NULL: the database's only
+// experiment; an error lists the names when there are several).
+int fpt_store_load_runs(fpt_store *s, const char *name, struct fpt_runs *out, fpt_err *err);
+// Stores a fit, replacing the experiment's earlier fit at the same target,
+// in one transaction.
+int fpt_store_save_fit(fpt_store *s, const struct fpt_fit *f, fpt_err *err);
+// The stored fits of experiment `name` (NULL: the only one), by target:
+// *fits is an array of *n (free each with fpt_fit_free, then the array).
+int fpt_store_load_fits(fpt_store *s, const char *name, struct fpt_fit **fits, int *n,
+                        fpt_err *err);
 
 #endif

@@ -4,6 +4,8 @@
 //   fptfarm demo [train options]
 //   fptfarm import DB CSV --name NAME [--target LIST]
 //   fptfarm status DB
+//   fptfarm fit DB [options]        (cmd_fit.c)
+//   fptfarm plot DB [--out DIR]
 //   fptfarm version
 //
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
@@ -26,6 +28,10 @@ static void usage(FILE *f) {
             "  import    load per-epoch traces from CSV into a results database:\n"
             "            fptfarm import DB CSV --name NAME [--target 72[,60]]\n"
             "  status    jobs and epochs per experiment in a results database: fptfarm status DB\n"
+            "  fit       survival analysis and response model, stored in the database and\n"
+            "            reported: fptfarm fit DB [--target 72] [--reference 20] (fit --help)\n"
+            "  plot      figures of the stored fits (gnuplot, PNG and SVG):\n"
+            "            fptfarm plot DB [--out DIR]\n"
             "  demo      a small example run: fptfarm train with a preset (width 8,\n"
             "            synthetic data, shrink_perturb every 2 epochs); train options override it\n"
             "  version   print the version\n");
@@ -69,13 +75,16 @@ int main(int argc, char **argv) {
         rc = fpt_cmd_import(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "status")) {
         rc = fpt_cmd_status(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "fit")) {
+        rc = fpt_cmd_fit(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "plot")) {
+        rc = fpt_cmd_plot(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "demo")) {
         fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
         fprintf(stderr, "fptfarm: unknown command '%s' (expected: run, train, demo, import, "
-                        "status, "
-                        "version)\n",
+                        "status, fit, plot, version)\n",
                 argv[1]);
         return 2;
     }

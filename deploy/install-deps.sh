@@ -10,7 +10,7 @@ pkgs=(build-essential pkg-config make
       libopenblas-openmp-dev libsqlite3-dev sqlite3
       openmpi-bin libopenmpi-dev
       libcriterion-dev libinih-dev
-      gnuplot-nox)
+      gnuplot-nox xz-utils)
 if [[ "${1:-}" == "--with-torch" ]]; then
     pkgs+=(python3-torch python3-numpy)
 fi

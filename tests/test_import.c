@@ -1,8 +1,8 @@
 // test_import.c — importing long-format trace CSVs: exact jobs, epochs and
 // first passages (reached and censored) of a small file written here, one
 // file:line error per kind of malformed input with the database left
-// without the experiment, and (when the study's file is present) the counts
-// of the published CIFAR-10 traces.
+// without the experiment, and the counts of the published CIFAR-10 traces
+// (tests/data).
 //
 // Every test works in its own mkdtemp directory, removed by the fixture.
 #define _XOPEN_SOURCE 700   // nftw(3) for the fixture
@@ -18,6 +18,7 @@
 
 #include "import_csv.h"
 #include "store.h"
+#include "study_data.h"
 
 static char g_dir[64];
 static char g_db[128];
@@ -259,16 +260,15 @@ Test(import_csv, bad_arguments) {
     cr_assert_eq(count_in("SELECT count(*) FROM experiments"), 0);
 }
 
-// ---- the study's file (skipped when absent) ----------------------------------------
-
-#define STUDY "../shared/data/meir2025/cifar10_traces.csv"
+// ---- the study's file (tests/data, see its README) ---------------------------------
 
 Test(import_csv, study_traces_counts, .timeout = 60) {
-    if (access(STUDY, R_OK) != 0) cr_skip_test("%s not found from the project root", STUDY);
+    char study[160];
+    study_csv(g_dir, study, sizeof study);
     fpt_store *s = open_store();
     fpt_err err = {{0}};
     const double t72[1] = {72};
-    cr_assert_eq(fpt_import_csv(s, STUDY, "meir2025", t72, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_import_csv(s, study, "meir2025", t72, 1, &err), 0, "%s", err.msg);
     fpt_store_close(s);
     cr_assert_eq(count_in("SELECT count(*) FROM epochs"), 598400);
     cr_assert_eq(count_in("SELECT count(*) FROM jobs WHERE protocol = 'none' AND timing = 'none' "

@@ -1,0 +1,606 @@
+// test_fit.c — the analysis end to end (common/fit.c, store_fit.c):
+//
+//   * a synthetic first-passage process whose mean FPT under every protocol
+//     is known in closed form (below), fitted from sampled runs;
+//   * the study's published CIFAR-10 traces (tests/data), against facts
+//     computed independently in plain Python (tests/data/README.md);
+//   * what the fit says when data are missing, diverged runs kept apart,
+//     bootstrap reproducibility, and the round trip through the database.
+//
+// The synthetic law.  Unperturbed T (epochs) is a mixture of two geometric
+// laws: with probability W hazard H1 per epoch, else H2, so
+//     S(t) = W q1^t + (1 - W) q2^t,            q = 1 - h,
+//     E[min(T, tau)] = W (1 - q1^tau)/H1 + (1 - W)(1 - q2^tau)/H2,
+//     E[T] = W/H1 + (1-W)/H2,   E[T^2] = W (2-H1)/H1^2 + (1-W)(2-H2)/H2^2.
+// A "shrink_perturb" perturbation puts the run in a state whose remaining
+// time is geometric with hazard HP whenever it comes (memoryless, so later
+// perturbations change nothing): T_tau = T if T <= tau, else tau + G_HP, and
+//     <T_tau> = E[min(T, tau)] + S(tau) / HP             exactly,
+// which is the QSS model with <T_p> = 1/HP (and the renewal form equals it).
+// A "reset" restarts T afresh every tau epochs: <T_tau> = E[min(T,tau)] / (1 - S(tau)).
+// With geometric timing (probability p per epoch) the linear response is
+//     <T_r> = E[T] + r (E[T]/HP - E[T^2]/2) + O(r^2).
+#define _XOPEN_SOURCE 700   // nftw(3), mkdtemp(3)
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <omp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fit.h"
+#include "import_csv.h"
+#include "rng.h"
+#include "runs.h"
+#include "store.h"
+#include "study_data.h"
+
+// ---- fixture -----------------------------------------------------------------
+
+static char g_dir[64];
+static char g_db[128];
+
+static void make_dir(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_fit_XXXXXX");
+    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    snprintf(g_db, sizeof g_db, "%s/results.db", g_dir);
+}
+
+static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb, (void)flag, (void)f;
+    return remove(p);
+}
+
+static void remove_dir(void) { nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+TestSuite(fit, .init = make_dir, .fini = remove_dir);
+
+// ---- synthetic runs ------------------------------------------------------------
+
+#define HORIZON 200
+#define W 0.6
+#define H1 0.15
+#define H2 0.01
+#define HP 0.25
+#define TARGET 72.0
+
+static double S_exact(int t) { return W * pow(1 - H1, t) + (1 - W) * pow(1 - H2, t); }
+static double em_exact(int tau) {
+    return W * (1 - pow(1 - H1, tau)) / H1 + (1 - W) * (1 - pow(1 - H2, tau)) / H2;
+}
+static double qss_exact(int tau) { return em_exact(tau) + S_exact(tau) / HP; }
+static double restart_exact(int tau) { return em_exact(tau) / (1 - S_exact(tau)); }
+static const double MEAN_T = W / H1 + (1 - W) / H2;
+static double mean_t2(void) {
+    return W * (2 - H1) / (H1 * H1) + (1 - W) * (2 - H2) / (H2 * H2);
+}
+
+typedef struct synth {
+    fpt_runs r;
+    int cap;
+    size_t used;
+    fpt_rng rng;
+} synth;
+
+// Geometric on {1, 2, ...} with hazard h, by inversion.
+static int geometric(fpt_rng *g, double h) {
+    double u = 1.0 - fpt_rng_uniform(g);   // (0, 1]
+    int k = (int)ceil(log(u) / log1p(-h));
+    return k < 1 ? 1 : k;
+}
+
+static int draw_t(synth *s) { return geometric(&s->rng, fpt_rng_uniform(&s->rng) < W ? H1 : H2); }
+
+// A run that first reaches the target at `fpt` (0: never within n epochs):
+// accuracy 50% before, 80% from then on.
+static void add_run(synth *s, const char *protocol, const char *timing, double freq, int fpt,
+                    int n, int first_perturbed, int diverged) {
+    if (s->r.n_runs == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->r.runs = realloc(s->r.runs, (size_t)s->cap * sizeof *s->r.runs);
+        s->r.acc_pool = realloc(s->r.acc_pool, (size_t)s->cap * HORIZON * sizeof *s->r.acc_pool);
+        cr_assert(s->r.runs && s->r.acc_pool);
+    }
+    fpt_run_trace *r = &s->r.runs[s->r.n_runs++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->protocol, sizeof r->protocol, "%s", protocol);
+    snprintf(r->timing, sizeof r->timing, "%s", timing);
+    r->frequency = freq;
+    r->seed = s->r.n_runs;
+    r->n_epochs = n;
+    r->first_perturbed = first_perturbed;
+    r->diverged = diverged;
+    for (int e = 1; e <= n; e++)
+        s->r.acc_pool[s->used + (size_t)e - 1] = (fpt > 0 && e >= fpt) ? 80.0 : 50.0;
+    r->acc = NULL;
+    s->used += HORIZON;
+}
+
+// Points every run at its trace (the pool may have moved while growing).
+static void finish(synth *s) {
+    for (int i = 0; i < s->r.n_runs; i++) s->r.runs[i].acc = s->r.acc_pool + (size_t)i * HORIZON;
+    snprintf(s->r.experiment, sizeof s->r.experiment, "synthetic");
+}
+
+static int capped(int t) { return t <= HORIZON ? t : 0; }
+
+static void add_baseline(synth *s, int n) {
+    for (int i = 0; i < n; i++) add_run(s, "none", "none", 0, capped(draw_t(s)), HORIZON, 0, 0);
+}
+
+// Periodic shrink_perturb at tau: T if T <= tau, else tau + G_HP.
+static void add_shrink(synth *s, int tau, int n) {
+    for (int i = 0; i < n; i++) {
+        int t = draw_t(s);
+        if (t > tau) t = tau + geometric(&s->rng, HP);
+        add_run(s, "shrink_perturb", "periodic", tau, capped(t), HORIZON, tau, 0);
+    }
+}
+
+// Periodic reset at tau: a fresh T every tau epochs.
+static void add_reset(synth *s, int tau, int n) {
+    for (int i = 0; i < n; i++) {
+        int start = 0, t;
+        while ((t = draw_t(s)) > tau && start < 10 * HORIZON) start += tau;
+        add_run(s, "reset", "periodic", tau, capped(start + t), HORIZON, tau, 0);
+    }
+}
+
+// Geometric shrink_perturb with probability p after each epoch.
+static void add_shrink_geometric(synth *s, double p, int n) {
+    for (int i = 0; i < n; i++) {
+        int t = draw_t(s), g = geometric(&s->rng, p);
+        if (t > g) t = g + geometric(&s->rng, HP);
+        add_run(s, "shrink_perturb", "geometric", p, capped(t), HORIZON, g <= HORIZON ? g : 0, 0);
+    }
+}
+
+static void synth_free(synth *s) { fpt_runs_free(&s->r); }
+
+static const fpt_fit_prediction *prediction(const fpt_fit *f, const char *protocol,
+                                            const char *timing, double freq, fpt_model m) {
+    for (int i = 0; i < f->n_predictions; i++) {
+        const fpt_fit_prediction *x = &f->predictions[i];
+        if (x->model == m && x->frequency == freq && !strcmp(x->protocol, protocol) &&
+            !strcmp(x->timing, timing))
+            return x;
+    }
+    cr_assert_fail("no %s prediction for %s %s %g", fpt_model_name(m), protocol, timing, freq);
+    return NULL;
+}
+
+static const fpt_fit_condition *condition(const fpt_fit *f, const char *protocol,
+                                          const char *timing, double freq) {
+    for (int k = 0; k < f->n_conditions; k++) {
+        const fpt_fit_condition *c = &f->conditions[k];
+        if (c->frequency == freq && !strcmp(c->protocol, protocol) && !strcmp(c->timing, timing))
+            return c;
+    }
+    cr_assert_fail("no condition %s %s %g", protocol, timing, freq);
+    return NULL;
+}
+
+// |got - want| within k bootstrap standard errors (half-width of the 95%
+// interval / 1.96), the interval being the fit's own for `got`.
+static void expect_close(double got, double lo, double hi, double want, double k,
+                         const char *what) {
+    cr_assert(isfinite(lo) && isfinite(hi) && lo <= got && got <= hi, "%s: %g not in [%g, %g]",
+              what, got, lo, hi);
+    double se = (hi - lo) / (2 * 1.96);
+    cr_expect(fabs(got - want) <= k * se, "%s: %.4f, closed form %.4f (se %.3f)", what, got, want,
+              se);
+}
+
+static fpt_fit_options options(double reference) {
+    fpt_fit_options o = fpt_fit_options_default;
+    o.target = TARGET;
+    o.reference = reference;
+    o.bootstrap = 400;
+    o.seed = 7;
+    return o;
+}
+
+Test(fit, synthetic_law_closed_forms, .timeout = 60) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 2025, FPT_RNG_TEST, 1);
+    add_baseline(&s, 3000);
+    add_shrink(&s, 5, 800);
+    add_shrink(&s, 20, 800);
+    add_shrink(&s, 50, 800);
+    add_reset(&s, 20, 800);
+    add_reset(&s, 50, 800);
+    add_shrink_geometric(&s, 0.02, 1500);
+    finish(&s);
+    fpt_fit_options o = options(20);
+    o.reference_p = 0.02;
+    fpt_fit f;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f.horizon, HORIZON);
+
+    // The baseline: KM against S(t), restricted mean, extrapolated mean.
+    const fpt_fit_condition *b = condition(&f, "none", "none", 0);
+    cr_expect_eq(b->runs, 3000);
+    for (int t = 0; t <= HORIZON; t += 10) {
+        const fpt_curve_point *p = &b->curve[t];
+        cr_expect(p->lo <= S_exact(t) + 0.01 && S_exact(t) - 0.01 <= p->hi,
+                  "S(%d) = %.4f, band [%.4f, %.4f], exact %.4f", t, p->s, p->lo, p->hi,
+                  S_exact(t));
+    }
+    expect_close(b->rm, b->rm_lo, b->rm_hi, em_exact(HORIZON), 3.5, "baseline E[min(T,200)]");
+    // Past epoch 100 the fast component is gone (0.85^100 ~ 1e-7): a clean
+    // geometric tail of hazard H2, so k = -ln(1 - H2) and E[T] is recovered.
+    cr_expect(fabs(b->tail_rate + log1p(-H2)) < 4 * b->tail_rate_se, "tail k %.5f +- %.5f, exact %.5f",
+              b->tail_rate, b->tail_rate_se, -log1p(-H2));
+    cr_expect(fabs(b->extrap_mean - MEAN_T) / MEAN_T < 0.08, "extrapolated mean %.2f, exact %.2f",
+              b->extrap_mean, MEAN_T);
+
+    // <T_p> = 1/HP from the runs at the reference period.
+    const fpt_fit_protocol *P = NULL;
+    for (int p = 0; p < f.n_protocols; p++)
+        if (!strcmp(f.protocols[p].protocol, "shrink_perturb") &&
+            !strcmp(f.protocols[p].timing, "periodic"))
+            P = &f.protocols[p];
+    cr_assert_not_null(P);
+    cr_expect_eq(P->reference, 20);
+    expect_close(P->tp_mean, P->tp_lo, P->tp_hi, 1 / HP, 3.5, "<T_p>");
+
+    // QSS and renewal predictions at every period against the closed form,
+    // and the measured means where runs exist.
+    for (int tau = 1; tau <= 120; tau++) {
+        const fpt_fit_prediction *q =
+            prediction(&f, "shrink_perturb", "periodic", tau, FPT_MODEL_QSS);
+        char what[64];
+        snprintf(what, sizeof what, "QSS prediction at tau %d", tau);
+        expect_close(q->predicted, q->lo, q->hi, qss_exact(tau), 3.5, what);
+        const fpt_fit_prediction *r =
+            prediction(&f, "shrink_perturb", "periodic", tau, FPT_MODEL_RENEWAL);
+        cr_expect(fabs(r->predicted - qss_exact(tau)) / qss_exact(tau) < 0.05,
+                  "renewal at tau %d: %.3f, exact %.3f", tau, r->predicted, qss_exact(tau));
+        const fpt_fit_prediction *z = prediction(&f, "reset", "periodic", tau, FPT_MODEL_RESTART);
+        snprintf(what, sizeof what, "restart prediction at tau %d", tau);
+        expect_close(z->predicted, z->lo, z->hi, restart_exact(tau), 3.5, what);
+    }
+    static const int measured[] = {5, 20, 50};
+    for (int i = 0; i < 3; i++) {
+        const fpt_fit_prediction *q =
+            prediction(&f, "shrink_perturb", "periodic", measured[i], FPT_MODEL_QSS);
+        cr_assert(q->has_measured, "tau %d has runs", measured[i]);
+        expect_close(q->measured, q->measured_lo, q->measured_hi, qss_exact(measured[i]), 3.5,
+                     "measured shrink_perturb");
+        cr_expect(fabs(q->rel_error - (q->predicted - q->measured) / q->measured) < 1e-12);
+    }
+    for (int tau = 20; tau <= 50; tau += 30) {
+        const fpt_fit_prediction *z = prediction(&f, "reset", "periodic", tau, FPT_MODEL_RESTART);
+        cr_assert(z->has_measured);
+        expect_close(z->measured, z->measured_lo, z->measured_hi, restart_exact(tau), 3.5,
+                     "measured reset");
+    }
+
+    // Geometric timing: the linear response's first-order coefficient.
+    cr_expect(fabs(f.mean_t - MEAN_T) / MEAN_T < 0.08, "<T> %.3f, exact %.3f", f.mean_t, MEAN_T);
+    cr_expect(fabs(f.mean_t2 - mean_t2()) / mean_t2() < 0.15, "<T^2> %.1f, exact %.1f", f.mean_t2,
+              mean_t2());
+    const double p = 0.001, r = -log1p(-p);
+    const fpt_fit_prediction *lin = NULL;
+    for (int i = 0; i < f.n_predictions; i++)
+        if (f.predictions[i].model == FPT_MODEL_LINEAR &&
+            fabs(f.predictions[i].frequency - p) < 0.0005 * p)
+            lin = &f.predictions[i];
+    if (!lin) {   // the grid need not hold p exactly: use any small p on it
+        for (int i = 0; i < f.n_predictions; i++)
+            if (f.predictions[i].model == FPT_MODEL_LINEAR && f.predictions[i].frequency < 0.01)
+                lin = &f.predictions[i];
+    }
+    cr_assert_not_null(lin, "no linear-response prediction at small p");
+    double rr = -log1p(-lin->frequency);
+    double coef = (lin->predicted - f.mean_t) / rr;
+    double coef_exact = MEAN_T / HP - mean_t2() / 2;
+    cr_expect(fabs(coef - coef_exact) / fabs(coef_exact) < 0.2,
+              "linear response d<T>/dr = %.1f, closed form %.1f", coef, coef_exact);
+    (void)r;
+    fpt_fit_free(&f);
+    synth_free(&s);
+}
+
+// ---- missing data ---------------------------------------------------------------
+
+Test(fit, no_baseline_explains) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 1, FPT_RNG_TEST, 2);
+    add_shrink(&s, 20, 50);
+    finish(&s);
+    fpt_fit_options o = options(0);
+    fpt_fit f;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &f, &err), -1);
+    cr_expect(strstr(err.msg, "no unperturbed runs (protocol none)") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "[none]") != NULL, "%s", err.msg);
+    synth_free(&s);
+}
+
+Test(fit, too_few_runs_explains) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 1, FPT_RNG_TEST, 3);
+    add_baseline(&s, 3);
+    add_run(&s, "none", "none", 0, 0, 40, 0, 1);   // diverged: not counted as a run
+    add_shrink(&s, 20, 50);
+    finish(&s);
+    fpt_fit_options o = options(0);
+    fpt_fit f;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &f, &err), -1);
+    cr_expect(strstr(err.msg, "only 3 finished unperturbed runs (1 diverged)") != NULL, "%s",
+              err.msg);
+    cr_expect(strstr(err.msg, "at least 10 (--min-runs)") != NULL, "%s", err.msg);
+    synth_free(&s);
+}
+
+Test(fit, missing_reference_period_explains_and_predicts_nothing) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 1, FPT_RNG_TEST, 4);
+    add_baseline(&s, 200);
+    add_shrink(&s, 5, 40);
+    add_shrink(&s, 20, 40);
+    finish(&s);
+    fpt_fit_options o = options(30);   // no runs at 30
+    fpt_fit f;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(f.n_protocols, 1);
+    cr_expect(f.protocols[0].reference == 0);
+    cr_expect(strstr(f.protocols[0].why, "no runs at the reference period 30") != NULL, "%s",
+              f.protocols[0].why);
+    cr_expect(strstr(f.protocols[0].why, "5 (40 runs), 20 (40 runs)") != NULL, "%s",
+              f.protocols[0].why);
+    for (int i = 0; i < f.n_predictions; i++)
+        cr_expect(strcmp(f.predictions[i].protocol, "shrink_perturb") != 0,
+                  "a prediction without a reference");
+    // The report says so instead of printing predictions.
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    fpt_fit_report(&f, m);
+    fclose(m);
+    cr_expect(strstr(text, "Response model, shrink_perturb (periodic): not fitted: no runs at the "
+                           "reference period 30") != NULL,
+              "%s", text);
+    cr_expect(strstr(text, "QSS prediction") == NULL, "%s", text);
+    free(text);
+    fpt_fit_free(&f);
+    synth_free(&s);
+}
+
+// ---- diverged runs, reproducibility ---------------------------------------------
+
+Test(fit, diverged_runs_kept_apart) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 1, FPT_RNG_TEST, 5);
+    add_baseline(&s, 100);
+    add_run(&s, "none", "none", 0, 0, 30, 0, 1);     // diverged before reaching: apart
+    add_run(&s, "none", "none", 0, 0, 12, 0, 1);
+    add_run(&s, "none", "none", 0, 7, 30, 0, 1);     // reached at 7, then diverged: a passage
+    finish(&s);
+    fpt_fit_options o = options(0);
+    fpt_fit f;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &f, &err), 0, "%s", err.msg);
+    const fpt_fit_condition *b = condition(&f, "none", "none", 0);
+    cr_expect_eq(b->diverged, 2);
+    cr_expect_eq(b->runs, 101);
+    // The KM at risk count: diverged runs are not in it, the passage at 7 is.
+    cr_expect_eq(b->curve[0].at_risk, 101);
+    fpt_fit_free(&f);
+    synth_free(&s);
+}
+
+Test(fit, bootstrap_is_seeded_and_thread_count_free, .timeout = 60) {
+    synth s = {0};
+    fpt_rng_init(&s.rng, 3, FPT_RNG_TEST, 6);
+    add_baseline(&s, 500);
+    add_shrink(&s, 20, 200);
+    finish(&s);
+    fpt_fit_options o = options(20);
+    fpt_fit a, b, c;
+    fpt_err err = {{0}};
+    omp_set_num_threads(1);
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &a, &err), 0, "%s", err.msg);
+    omp_set_num_threads(2);
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &b, &err), 0, "%s", err.msg);
+    o.seed = 8;
+    cr_assert_eq(fpt_fit_run(&s.r, &o, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(a.n_predictions, b.n_predictions);
+    int differ = 0;
+    for (int i = 0; i < a.n_predictions; i++) {
+        cr_expect(a.predictions[i].lo == b.predictions[i].lo &&
+                      a.predictions[i].hi == b.predictions[i].hi,
+                  "prediction %d: 1 thread [%g, %g], 2 threads [%g, %g]", i,
+                  a.predictions[i].lo, a.predictions[i].hi, b.predictions[i].lo,
+                  b.predictions[i].hi);
+        differ += a.predictions[i].lo != c.predictions[i].lo;
+    }
+    cr_expect(differ > 0, "another seed gave the same intervals");
+    fpt_fit_free(&a);
+    fpt_fit_free(&b);
+    fpt_fit_free(&c);
+    synth_free(&s);
+}
+
+// ---- the database round trip -------------------------------------------------------
+
+static long long count_in(const char *sql) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static double real_in(const char *sql) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(g_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: no row", sql);
+    double v = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void near(double got, double want, double tol, const char *what) {
+    cr_expect(fabs(got - want) <= tol, "%s: %.4f, expected %.4f +- %g", what, got, want, tol);
+}
+
+// The facts of tests/data/README.md, through the library and the database.
+Test(fit, study_traces_reproduce_the_published_facts, .timeout = 120) {
+    char csv[160];
+    study_csv(g_dir, csv, sizeof csv);
+    fpt_store *s;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), 0, "%s", err.msg);
+    const double t72 = 72;
+    cr_assert_eq(fpt_import_csv(s, csv, "meir2025", &t72, 1, &err), 0, "%s", err.msg);
+    fpt_runs runs;
+    cr_assert_eq(fpt_store_load_runs(s, NULL, &runs, &err), 0, "%s", err.msg);
+    cr_assert_eq(runs.n_runs, 2992);
+    cr_assert_eq(runs.n_targets, 1);
+    fpt_fit_options o = fpt_fit_options_default;
+    o.target = 72;
+    o.reference = 20;
+    fpt_fit f;
+    cr_assert_eq(fpt_fit_run(&runs, &o, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_save_fit(s, &f, &err), 0, "%s", err.msg);
+    fpt_store_close(s);
+
+    const fpt_fit_condition *b = condition(&f, "none", "none", 0);
+    cr_expect_eq(b->runs, 1000);
+    cr_expect_eq(b->censored, 293);
+    near(b->rm, 76.963, 0.001, "baseline restricted mean to 200");
+    cr_expect(f.t_rel >= 13 && f.t_rel <= 17, "t_rel %d (mid-teens expected)", f.t_rel);
+    near(f.protocols[0].tp_mean, 4.0992, 0.0005, "<T_p> at tau0 = 20");
+    near(prediction(&f, "shrink_perturb", "periodic", 15, FPT_MODEL_QSS)->predicted, 16.61, 0.005,
+         "QSS at 15");
+    near(prediction(&f, "shrink_perturb", "periodic", 50, FPT_MODEL_QSS)->predicted, 30.07, 0.005,
+         "QSS at 50");
+    near(prediction(&f, "shrink_perturb", "periodic", 15, FPT_MODEL_QSS)->measured, 16.54, 0.005,
+         "measured at 15");
+    near(prediction(&f, "shrink_perturb", "periodic", 50, FPT_MODEL_QSS)->measured, 29.74, 0.005,
+         "measured at 50");
+    static const int periods[] = {1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100};
+    for (int i = 0; i < 12; i++) {
+        const fpt_fit_prediction *x =
+            prediction(&f, "shrink_perturb", "periodic", periods[i], FPT_MODEL_QSS);
+        cr_assert(x->has_measured, "tau %d measured", periods[i]);
+        if (periods[i] >= 10)
+            cr_expect(fabs(x->rel_error) < 0.07, "tau %d: predicted %.2f, measured %.2f (%+.1f%%)",
+                      periods[i], x->predicted, x->measured, 100 * x->rel_error);
+        else
+            cr_expect(!x->valid, "tau %d < 10 must be flagged outside the model", periods[i]);
+    }
+    near(prediction(&f, "shrink_perturb", "periodic", 1, FPT_MODEL_QSS)->rel_error, -0.333, 0.005,
+         "error at tau 1 (SCIENCE.md: -33%)");
+
+    // The database holds the same numbers.
+    near(real_in("SELECT restricted_mean FROM fit_conditions WHERE protocol = 'none'"), b->rm,
+         1e-9, "stored restricted mean");
+    near(real_in("SELECT tp_mean FROM fit_references"), f.protocols[0].tp_mean, 1e-9,
+         "stored <T_p>");
+    near(real_in("SELECT predicted FROM v_fit_check WHERE model = 'qss' AND frequency = 50"),
+         30.07, 0.005, "v_fit_check at 50");
+    cr_expect_eq(count_in("SELECT count(*) FROM fit_predictions WHERE model = 'qss' AND valid = 0 "
+                          "AND frequency < 10 AND measured IS NOT NULL"),
+                 6);
+    cr_expect_eq(count_in("SELECT t_rel FROM fits"), f.t_rel);
+    cr_expect_eq(count_in("SELECT count(*) FROM fit_survival WHERE protocol = 'none'"), 201);
+    near(real_in("SELECT survival FROM fit_survival WHERE protocol = 'none' AND epoch = 200"),
+         0.293, 1e-9, "S(200)");
+    fpt_fit_free(&f);
+
+    // Re-fitting replaces the fit; reading it back gives the stored values.
+    long long rows = count_in("SELECT count(*) FROM fit_predictions");
+    cr_assert_eq(fpt_store_open(&s, g_db, 0, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_fit_run(&runs, &o, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_save_fit(s, &f, &err), 0, "%s", err.msg);
+    fpt_fit *back;
+    int n;
+    cr_assert_eq(fpt_store_load_fits(s, "meir2025", &back, &n, &err), 0, "%s", err.msg);
+    fpt_store_close(s);
+    cr_expect_eq(count_in("SELECT count(*) FROM fits"), 1);
+    cr_expect_eq(count_in("SELECT count(*) FROM fit_predictions"), rows);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(back[0].n_conditions, f.n_conditions);
+    cr_expect_eq(back[0].n_predictions, f.n_predictions);
+    cr_expect_eq(back[0].t_rel, f.t_rel);
+    cr_expect_eq(back[0].n_ks, f.n_ks);
+    near(back[0].conditions[0].curve[100].s, f.conditions[0].curve[100].s, 0, "S(100) read back");
+    fpt_fit_free(&back[0]);
+    free(back);
+    fpt_fit_free(&f);
+    fpt_runs_free(&runs);
+
+    // And the command prints the report with the flags.
+    const char *bin = getenv("FPTFARM") ? getenv("FPTFARM") : "build/fptfarm";
+    char cmd[512], out[256];
+    snprintf(out, sizeof out, "%s/report.txt", g_dir);
+    snprintf(cmd, sizeof cmd, "%s fit %s --target 72 --reference 20 > %s 2>&1", bin, g_db, out);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    FILE *rf = fopen(out, "r");
+    cr_assert_not_null(rf);
+    static char text[1 << 16];
+    text[fread(text, 1, sizeof text - 1, rf)] = '\0';
+    fclose(rf);
+    cr_expect(strstr(text, "<T_p> = 4.10 [") != NULL, "%s", text);
+    cr_expect(strstr(text, "t_rel = 16 epochs") != NULL, "%s", text);
+    cr_expect(strstr(text, "(EXTRAPOLATED") != NULL, "%s", text);
+    cr_expect(strstr(text, "Recommendation: shrink_perturb tau=2") != NULL, "%s", text);
+    int flagged = 0;
+    for (const char *p = text; (p = strstr(p, "outside the model: tau < t_rel")); p++) flagged++;
+    cr_expect_eq(flagged, 8, "periods 1..15 below t_rel = 16 flagged: %d\n%s", flagged, text);
+}
+
+Test(fit, command_explains_missing_things) {
+    const char *bin = getenv("FPTFARM") ? getenv("FPTFARM") : "build/fptfarm";
+    char cmd[512], out[256];
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    // Two experiments, no --experiment.
+    fpt_store *s;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), 0, "%s", err.msg);
+    int64_t e;
+    cr_assert_eq(fpt_store_experiment(s, "alpha", "x", "h", "farm", &e, NULL, &err), 0);
+    cr_assert_eq(fpt_store_experiment(s, "beta", "y", "h", "farm", &e, NULL, &err), 0);
+    fpt_store_close(s);
+    snprintf(cmd, sizeof cmd, "%s fit %s > %s 2>&1", bin, g_db, out);
+    cr_assert_neq(system(cmd), 0);
+    FILE *rf = fopen(out, "r");
+    char line[512] = "";
+    cr_assert_not_null(fgets(line, sizeof line, rf));
+    fclose(rf);
+    cr_expect(strstr(line, "2 experiments (alpha, beta); choose one with --experiment NAME"), "%s",
+              line);
+    // An experiment with no runs yet.
+    snprintf(cmd, sizeof cmd, "%s fit %s --experiment beta --target 70 > %s 2>&1", bin, g_db, out);
+    cr_assert_neq(system(cmd), 0);
+    rf = fopen(out, "r");
+    cr_assert_not_null(fgets(line, sizeof line, rf));
+    fclose(rf);
+    cr_expect(strstr(line, "fptfarm: ") == line && strstr(line, "no finished runs to fit"), "%s",
+              line);
+    // Bad options name what was expected.
+    snprintf(cmd, sizeof cmd, "%s fit %s --ci loglog > %s 2>&1", bin, g_db, out);
+    cr_assert_neq(system(cmd), 0);
+    rf = fopen(out, "r");
+    cr_assert_not_null(fgets(line, sizeof line, rf));
+    fclose(rf);
+    cr_expect(strstr(line, "--ci 'loglog': expected log-log or log"), "%s", line);
+}
