@@ -67,7 +67,7 @@ typedef struct fpt_fit_protocol {
     double tp_mean, tp_lo, tp_hi;   // <T_p> (KM restricted to horizon - tau0) and interval
     double tp_tail;                 // S_p at the end of the T_p horizon: > 0 means <T_p>
                                     // is a restricted mean (some runs never reached)
-    char why[200];                  // reference == 0: what is missing
+    char why[400];                  // reference == 0: what is missing
 } fpt_fit_protocol;
 
 // A prediction of the mean FPT at one frequency by one model.

@@ -558,6 +558,8 @@ static int fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, series *s, 
     // Protocols in order of appearance; the x extent over everything drawn.
     const int n_all = fit->n_predictions + fit->n_conditions;
     const fpt_model main_m = periodic ? FPT_MODEL_QSS : FPT_MODEL_LINEAR;
+    static const int DASH[FPT_MODEL_COUNT] = {1, 2, 4, 5};   // line style per model
+    int used[FPT_MODEL_COUNT + 2] = {0};   // models drawn, measured points, main band
     extent ext = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < n_all; i++) {
@@ -580,7 +582,7 @@ static int fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, series *s, 
             }
             if (seen) continue;
             const unsigned col = ramp(family_of(fit, proto), 0.65);
-            char style[160], label[160];
+            char style[160];
             if (pass == 0) {   // extent only
                 measured_series(s, fit, timing, proto);
                 for (int k = 0; k < s->n; k++) {
@@ -599,42 +601,35 @@ static int fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, series *s, 
                 }
                 continue;
             }
-            // The main model (QSS / linear response) with its band, then the others.
+            // The main model (QSS / linear response) with its band, the other
+            // models, the measured points.  The legend has one entry per
+            // protocol (its colour) and one per style (below).
+            const char *name = proto;   // the title of the protocol's first series
             prediction_series(s, fit, timing, proto, main_m);
             if (series_has(s, 0, 1)) {
                 snprintf(style, sizeof style,
                          "using 1:2:3 with filledcurves fc rgb '#%06x' fs transparent solid 0.18 "
                          "noborder",
                          col);
-                if (isfinite(fit->opt.level) && fit->opt.level > 0 && fit->opt.level < 1)
-                    snprintf(label, sizeof label, "%s %s, %g%% band", proto,
-                             model_label(main_m), 100 * fit->opt.level);
-                else
-                    snprintf(label, sizeof label, "%s %s band", proto, model_label(main_m));
-                plot_block(&g, s, 3, style, label);
+                used[FPT_MODEL_COUNT + 1] |= plot_block(&g, s, 3, style, NULL);
             }
             if (series_has(s, 1, 0)) {
                 snprintf(style, sizeof style, "using 1:2 with lines lc rgb '#%06x' lw 2", col);
-                snprintf(label, sizeof label, "%s %s", proto, model_label(main_m));
-                plot_block(&g, s, 2, style, label);
+                if (plot_block(&g, s, 2, style, name)) used[main_m] = 1, name = NULL;
             }
             for (int m = 0; m < FPT_MODEL_COUNT; m++) {
                 if (m == (int)main_m) continue;
                 prediction_series(s, fit, timing, proto, (fpt_model)m);
                 if (!series_has(s, 1, 0)) continue;
                 snprintf(style, sizeof style, "using 1:2 with lines lc rgb '#%06x' lw 1.2 dt %d",
-                         col, m == FPT_MODEL_RENEWAL ? 2 : m == FPT_MODEL_RESTART ? 4 : 5);
-                snprintf(label, sizeof label, "%s %s", proto, model_label((fpt_model)m));
-                plot_block(&g, s, 2, style, label);
+                         col, DASH[m]);
+                if (plot_block(&g, s, 2, style, name)) used[m] = 1, name = NULL;
             }
             measured_series(s, fit, timing, proto);
-            if (s->n > 0) {
-                snprintf(style, sizeof style,
-                         "using 1:2:3:4 with yerrorbars lc rgb '#%06x' pt 7 ps 0.9 lw 1.2",
-                         ramp(family_of(fit, proto), 0.9));
-                snprintf(label, sizeof label, "%s measured", proto);
-                plot_block(&g, s, 4, style, label);
-            }
+            snprintf(style, sizeof style,
+                     "using 1:2:3:4 with yerrorbars lc rgb '#%06x' pt 7 ps 0.9 lw 1.2",
+                     ramp(family_of(fit, proto), 0.9));
+            if (plot_block(&g, s, 4, style, name)) used[FPT_MODEL_COUNT] = 1;
         }
         if (pass == 0) {
             const fpt_fit_condition *base = baseline(fit);
@@ -665,9 +660,25 @@ static int fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, series *s, 
             }
         }
     }
+    // The legend of the styles: NaN draws nothing but its key entry.
+    char label[160];
+    for (int m = 0; m < FPT_MODEL_COUNT; m++) {
+        if (!used[m]) continue;
+        if (m == (int)main_m && used[FPT_MODEL_COUNT + 1] && isfinite(fit->opt.level) &&
+            fit->opt.level > 0 && fit->opt.level < 1)
+            snprintf(label, sizeof label, "%s prediction, %g%% band", model_label(main_m),
+                     100 * fit->opt.level);
+        else
+            snprintf(label, sizeof label, "%s prediction", model_label((fpt_model)m));
+        clause(&g, "NaN with lines lc rgb '#000000' lw %s dt %d title ", m == (int)main_m ? "2" : "1.2",
+               DASH[m]);
+        put_q(g.cmd, label, sizeof label);
+    }
+    if (used[FPT_MODEL_COUNT])
+        clause(&g, "NaN with points lc rgb '#000000' pt 7 ps 0.9 title 'measured (KM restricted "
+                   "mean, interval)'");
     const fpt_fit_condition *base = baseline(fit);
     if (base && pos(base->rm)) {
-        char label[160];
         snprintf(label, sizeof label, "baseline E[min(T,%d)] = %.1f",
                  fit->horizon, base->rm);
         clause(&g, "%.9g with lines lc rgb '#000000' dt 3 lw 1.5 title ", base->rm);

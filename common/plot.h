@@ -9,13 +9,16 @@
 //                   most frequent perturbation, light = rarest), geometric
 //                   timing dashed; S = 0.5 dotted (the median).  Linear y, so
 //                   that curves reaching 0 stay visible.
-//   mfpt            mean FPT against the period tau (log x, log y), per
-//                   protocol: the measured KM restricted means with their
-//                   intervals, the QSS prediction with its band, the renewal
-//                   and restart predictions dashed, the baseline restricted
-//                   mean as a horizontal line, and tau < t_rel shaded
-//                   ("outside QSS").  Drawn when there is a periodic
-//                   prediction or periodic condition with a finite value.
+//   mfpt            mean FPT against the period tau (log x, log y), one
+//                   colour per protocol: the measured KM restricted means with
+//                   their intervals (from the predictions with has_measured,
+//                   and from the periodic conditions), the QSS prediction with
+//                   its band, the renewal and restart predictions thinner and
+//                   dashed, the baseline restricted mean as a horizontal line,
+//                   and tau < t_rel shaded ("outside QSS").  The legend names
+//                   each protocol once and each line style once.  Drawn when
+//                   there is a periodic prediction or condition with a finite
+//                   positive value.
 //   mfpt_geometric  the same against p for geometric timing (linear-response
 //                   model), drawn only when the fit has such values.
 //   ks              KS p-value of epoch t against the reference epoch (log y),
@@ -28,9 +31,10 @@
 // the figure says.
 //
 // gnuplot is FPTFARM_GNUPLOT when that is set, else the first "gnuplot" on
-// PATH.  Run with fork/exec, no init files (-d), the script on its stdin with
-// the data inline (datablocks "$name << EOD"), stderr captured to a temporary
-// file.
+// PATH.  It is started with posix_spawn (fork/exec without copying the
+// caller, safe in a threaded process), without init files (-d), the script
+// on its stdin from an unlinked temporary file with the data inline
+// (datablocks "$dN << EOD"), its stderr captured to another.
 #ifndef FPT_PLOT_H
 #define FPT_PLOT_H
 

@@ -419,6 +419,19 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         fprintf(stderr, "fptfarm: coordinator busy %.3f s in all, %.3f ms per epoch record "
                         "(receive, commit, acknowledge)\n",
                 c.busy, 1e3 * c.busy / c.epochs_done);
+    // The campaign is complete: fit it (SCIENCE.md), report on stdout, store
+    // the fit tables.  A fit that cannot be made (too few runs, no baseline)
+    // says why; the campaign itself still succeeded.
+    if (!stop_requested && !c.noop) {
+        fpt_err ferr = {{0}};
+        printf("\n");
+        fflush(stdout);
+        if (fpt_fit_database(c.db, spec.name, NULL, 0, &fpt_fit_options_default, stdout, &ferr))
+            fprintf(stderr, "fptfarm: no analysis yet: %s\n", ferr.msg);
+        else
+            fprintf(stderr, "fptfarm: analysis stored in %s (fptfarm plot %s draws it)\n",
+                    db_path, db_path);
+    }
     fpt_store_close(c.db);
     free_coord(&c);
     fpt_job_spec_free(&spec);

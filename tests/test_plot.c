@@ -355,8 +355,12 @@ Test(plot, script_datablocks_are_finite) {
     cr_expect_not_null(strstr(s, "outside QSS (tau < t_rel = 15)"));
     cr_expect_not_null(strstr(s, "'alpha = 0.05'"));
     cr_expect_not_null(strstr(s, "t_rel = 15"));
-    cr_expect_not_null(strstr(s, "'shrink_perturb renewal'"));
-    cr_expect_not_null(strstr(s, "'shrink_perturb restart'"));
+    cr_expect_not_null(strstr(s, "title 'shrink_perturb'"));   // one key entry per protocol
+    cr_expect_not_null(strstr(s, "'QSS prediction, 95% band'"));
+    cr_expect_not_null(strstr(s, "'renewal prediction'"));
+    cr_expect_not_null(strstr(s, "'restart prediction'"));
+    cr_expect_not_null(strstr(s, "'linear response prediction, 95% band'"));
+    cr_expect_not_null(strstr(s, "'baseline E[min(T,60)] = 38.5'"));
     cr_expect_not_null(strstr(s, "set logscale x"));
     cr_expect_not_null(strstr(s, "p-values below 1e-16"));
     free(s);
