@@ -3,7 +3,8 @@
 #   make              build build/fptfarm and the library
 #   make test         build and run the Criterion test suite
 #   make test-asan    the same under AddressSanitizer + UBSan (in build-asan/)
-#   make bench        performance table against PyTorch (needs python3-torch)
+#   make bench        performance tables: training against PyTorch (needs
+#                     python3-torch), the farm, the analysis
 #   make demo         the quick-start demo
 #
 # Dependencies come from pkg-config (deploy/install-deps.sh installs them).
@@ -102,9 +103,13 @@ test-asan:
 bench: $(BENCH_BIN) $(BUILD)/fptfarm
 	bash bench/run.sh $(BUILD)
 	bash bench/farm_throughput.sh $(BUILD)
+	bash bench/analysis.sh $(BUILD)
 
-# The demo campaign: 1 coordinator + 2 workers on jobs/demo.ini (a few
-# minutes on 2 cores), then its progress and mean first-passage times.
+# The demo, end to end.  (1) A small campaign: 1 coordinator + 2 workers on
+# jobs/demo.ini (a few minutes on 2 cores), its progress, and its analysis,
+# which explains what 8 runs are too few for.  (2) The analysis on real data:
+# the study's 2992 published runs (tests/data) imported, fitted at 72% with
+# the reference period 20, reported, and drawn into results/meir2025-figures/.
 MPIRUN ?= mpirun
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 demo: $(BUILD)/fptfarm
@@ -115,6 +120,12 @@ demo: $(BUILD)/fptfarm
 	sqlite3 -header -column results/demo.db \
 	  "SELECT protocol, frequency, target, runs, reached, censored, \
 	          round(mean_fpt_reached_only, 2) AS mean_fpt_reached_only FROM v_mfpt"
+	xz -dc tests/data/meir2025-cifar10_traces.csv.xz > results/meir2025-cifar10_traces.csv
+	rm -f results/meir2025.db
+	$(BUILD)/fptfarm import results/meir2025.db results/meir2025-cifar10_traces.csv \
+	  --name meir2025 --target 72
+	$(BUILD)/fptfarm fit results/meir2025.db --reference 20
+	$(BUILD)/fptfarm plot results/meir2025.db
 
 clean:
 	rm -rf build build-asan

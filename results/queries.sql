@@ -66,3 +66,30 @@ SELECT j.id, e.name AS experiment, j.protocol, j.timing, j.frequency, j.seed,
 FROM jobs j JOIN experiments e ON e.id = j.experiment_id
 WHERE j.crashes > 0 OR j.state = 'failed'
 ORDER BY j.id;
+
+-- ---- the analysis (fptfarm fit; schema version 2) -----------------------------
+
+-- Measured against predicted mean FPT, per protocol and period, with the
+-- relative error; valid = 0 marks periods below t_rel (outside the model).
+SELECT protocol, frequency AS tau, model, round(measured, 2) AS measured,
+       round(predicted, 2) AS predicted, round(lo, 2) AS lo, round(hi, 2) AS hi,
+       round(100 * rel_error, 1) AS err_pct, valid
+FROM v_fit_check
+WHERE experiment = :experiment AND target = :target
+ORDER BY protocol, model, frequency;
+
+-- Each condition's summary: restricted mean with its interval, median,
+-- extrapolated mean (a model), final accuracy.
+SELECT c.protocol, c.timing, c.frequency, c.runs, c.censored, c.diverged,
+       round(c.restricted_mean, 2) AS mean_fpt, round(c.restricted_mean_lo, 2) AS lo,
+       round(c.restricted_mean_hi, 2) AS hi, c.median, round(c.extrapolated_mean, 1) AS extrapolated,
+       round(c.final_acc, 2) AS final_acc
+FROM fit_conditions c JOIN fits f ON f.id = c.fit_id JOIN experiments e ON e.id = f.experiment_id
+WHERE e.name = :experiment AND f.target = :target
+ORDER BY c.protocol <> 'none', c.protocol, c.frequency;
+
+-- The best predicted period within the model's domain, per protocol.
+SELECT p.protocol, p.frequency AS tau, round(min(p.predicted), 2) AS predicted
+FROM fit_predictions p JOIN fits f ON f.id = p.fit_id JOIN experiments e ON e.id = f.experiment_id
+WHERE e.name = :experiment AND f.target = :target AND p.model = 'qss' AND p.valid = 1
+GROUP BY p.protocol;
