@@ -55,6 +55,29 @@ void fpt_fit_free(fpt_fit *f) {
     memset(f, 0, sizeof *f);
 }
 
+const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
+                                              const char *timing, double frequency) {
+    for (int k = 0; k < f->n_conditions; k++) {
+        const fpt_fit_condition *c = &f->conditions[k];
+        if (c->frequency == frequency && !strcmp(c->protocol, protocol) &&
+            !strcmp(c->timing, timing))
+            return c;
+    }
+    return NULL;
+}
+
+const fpt_fit_prediction *fpt_fit_prediction_of(const fpt_fit *f, const char *protocol,
+                                                const char *timing, double frequency,
+                                                fpt_model model) {
+    for (int i = 0; i < f->n_predictions; i++) {
+        const fpt_fit_prediction *x = &f->predictions[i];
+        if (x->model == model && x->frequency == frequency && !strcmp(x->protocol, protocol) &&
+            !strcmp(x->timing, timing))
+            return x;
+    }
+    return NULL;
+}
+
 __attribute__((format(printf, 2, 3))) static void note(fpt_fit *f, const char *fmt, ...) {
     if (f->n_notes >= (int)(sizeof f->notes / sizeof f->notes[0])) return;
     va_list ap;
@@ -245,7 +268,7 @@ static void work_free(work *w) {
 }
 
 // Groups the runs into conditions and computes their first passages.
-static int make_groups(work *w, fpt_fit *f, fpt_err *err) {
+static int make_groups(work *w, fpt_err *err) {
     const fpt_runs *R = w->runs;
     w->g = calloc((size_t)R->n_runs + 1, sizeof *w->g);
     w->obs_pool = calloc((size_t)R->n_runs + 1, sizeof *w->obs_pool);
@@ -257,7 +280,9 @@ static int make_groups(work *w, fpt_fit *f, fpt_err *err) {
         const fpt_run_trace *r = &R->runs[i];
         int k = 0;
         while (k < w->n_groups && !same_condition(r, &w->g[k])) k++;
-        if (k == w->n_groups) w->g[w->n_groups++] = (group){.protocol = r->protocol, .timing = r->timing, .frequency = r->frequency};
+        if (k == w->n_groups)
+            w->g[w->n_groups++] =
+                (group){.protocol = r->protocol, .timing = r->timing, .frequency = r->frequency};
         gi[i] = k;
         if (r->n_epochs > w->h) w->h = r->n_epochs;
     }
@@ -293,7 +318,6 @@ static int make_groups(work *w, fpt_fit *f, fpt_err *err) {
     }
     free(gi);
     free(where);
-    (void)f;
     return 0;
 }
 
@@ -345,7 +369,8 @@ static int summarise(const work *w, const group *g, fpt_fit_condition *c, fpt_er
     fpt_err terr = {{0}};
     if (fpt_km_survival(&km, w->h) == 0.0) {
         c->extrap_mean = c->rm;   // every run reached: nothing to extrapolate
-    } else if (c->tail_t0 < w->h && fpt_tail_fit(t, e, (size_t)g->n, c->tail_t0, &tail, &terr) == 0) {
+    } else if (c->tail_t0 < w->h &&
+               fpt_tail_fit(t, e, (size_t)g->n, c->tail_t0, &tail, &terr) == 0) {
         c->tail_rate = tail.k;
         c->tail_rate_se = tail.k_se;
         c->extrap_mean = fpt_km_extrapolated_mean(&km, w->h, &tail);
@@ -385,7 +410,8 @@ static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
         if (is_baseline(R->runs[i].protocol) && R->runs[i].n_epochs >= ref)
             memcpy(acc + (size_t)k++ * ref, R->runs[i].acc, (size_t)ref * sizeof *acc);
     fpt_relax rx;
-    int rc = fpt_relaxation_time(acc, (size_t)n, ref, ref, w->opt.alpha, w->opt.ks_window, &rx, err);
+    int rc =
+        fpt_relaxation_time(acc, (size_t)n, ref, ref, w->opt.alpha, w->opt.ks_window, &rx, err);
     free(acc);
     if (rc) return fpt_err_prefix(err, "fit: relaxation time: ");
     f->t_rel = rx.t_rel;
@@ -568,14 +594,12 @@ static void evaluate(const work *w, fpt_fit *f) {
 static void attach_measured(fpt_fit *f) {
     for (int i = 0; i < f->n_predictions; i++) {
         fpt_fit_prediction *x = &f->predictions[i];
-        for (int k = 0; k < f->n_conditions; k++) {
-            const fpt_fit_condition *c = &f->conditions[k];
-            if (c->runs > 0 && !strcmp(c->protocol, x->protocol) &&
-                !strcmp(c->timing, x->timing) && c->frequency == x->frequency) {
-                x->has_measured = 1;
-                x->measured = c->rm, x->measured_lo = c->rm_lo, x->measured_hi = c->rm_hi;
-                x->rel_error = (x->predicted - c->rm) / c->rm;
-            }
+        const fpt_fit_condition *c =
+            fpt_fit_condition_of(f, x->protocol, x->timing, x->frequency);
+        if (c && c->runs > 0) {
+            x->has_measured = 1;
+            x->measured = c->rm, x->measured_lo = c->rm_lo, x->measured_hi = c->rm_hi;
+            x->rel_error = (x->predicted - c->rm) / c->rm;
         }
     }
 }
@@ -671,7 +695,8 @@ static int bootstrap(const work *w, fpt_fit *f, fpt_err *err) {
         double *tpB = malloc(((size_t)f->n_protocols + 1) * sizeof *tpB);
         double **SpB = calloc((size_t)f->n_protocols + 1, sizeof *SpB);
         int ok = d && c && idx && S && Sq && tpB && SpB;
-        for (int p = 0; ok && p < f->n_protocols; p++) ok = (SpB[p] = malloc(H * sizeof **SpB)) != 0;
+        for (int p = 0; ok && p < f->n_protocols; p++)
+            ok = (SpB[p] = malloc(H * sizeof **SpB)) != NULL;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -728,7 +753,7 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
     if (runs->n_runs == 0)
         return fpt_fail(err, "%s: no finished runs to fit (%d unfinished)", runs->experiment,
                         runs->unfinished);
-    if (make_groups(&w, f, err)) goto fail;
+    if (make_groups(&w, err)) goto fail;
     if (w.opt.tail_t0 <= 0) w.opt.tail_t0 = w.h / 2;
     if (w.n_groups == 0 || !is_baseline(w.g[0].protocol)) {
         fpt_fail(err,

@@ -135,6 +135,13 @@ typedef struct fpt_fit {
 int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *out, fpt_err *err);
 void fpt_fit_free(fpt_fit *f);
 
+// Lookups by condition (NULL when absent).
+const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
+                                              const char *timing, double frequency);
+const fpt_fit_prediction *fpt_fit_prediction_of(const fpt_fit *f, const char *protocol,
+                                                const char *timing, double frequency,
+                                                fpt_model model);
+
 // The short report on stdout (fit_report.c): relaxation, conditions,
 // response model, measured against predicted, recommendation.
 void fpt_fit_report(const fpt_fit *f, FILE *out);

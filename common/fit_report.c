@@ -80,7 +80,8 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
         }
         fprintf(out, "  %-34s %5d %7d %8d %8d  %-24s %-16s %9s\n",
                 condition_label(c->protocol, c->timing, c->frequency, name, sizeof name), c->runs,
-                c->reached, c->censored, c->diverged, with_ci(c->rm, c->rm_lo, c->rm_hi, m, sizeof m),
+                c->reached, c->censored, c->diverged,
+                with_ci(c->rm, c->rm_lo, c->rm_hi, m, sizeof m),
                 median_text(c, med, sizeof med), acc);
     }
     const fpt_fit_condition *b = baseline(f);
@@ -97,17 +98,6 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
                     b->tail_t0);
     }
     fprintf(out, "\n");
-}
-
-static const fpt_fit_prediction *find_prediction(const fpt_fit *f, const char *protocol,
-                                                 const char *timing, double freq, fpt_model m) {
-    for (int i = 0; i < f->n_predictions; i++) {
-        const fpt_fit_prediction *x = &f->predictions[i];
-        if (x->model == m && x->frequency == freq && !strcmp(x->protocol, protocol) &&
-            !strcmp(x->timing, timing))
-            return x;
-    }
-    return NULL;
 }
 
 static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *out) {
@@ -137,14 +127,17 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
         const fpt_fit_condition *c = &f->conditions[k];
         if (strcmp(c->protocol, P->protocol) || strcmp(c->timing, P->timing) || c->runs == 0)
             continue;
-        const fpt_fit_prediction *x = find_prediction(f, P->protocol, P->timing, c->frequency, m);
+        const fpt_fit_prediction *x =
+            fpt_fit_prediction_of(f, P->protocol, P->timing, c->frequency, m);
         if (!x) continue;
         char a[64], b[64], rn[24] = "", rs[24] = "";
         if (!geometric) {
             const fpt_fit_prediction *r =
-                find_prediction(f, P->protocol, P->timing, c->frequency, FPT_MODEL_RENEWAL);
+                fpt_fit_prediction_of(f, P->protocol, P->timing, c->frequency,
+                                      FPT_MODEL_RENEWAL);
             const fpt_fit_prediction *z =
-                find_prediction(f, "reset", "periodic", c->frequency, FPT_MODEL_RESTART);
+                fpt_fit_prediction_of(f, "reset", "periodic", c->frequency,
+                                      FPT_MODEL_RESTART);
             if (r) with_ci(r->predicted, NAN, NAN, rn, sizeof rn);
             if (z) with_ci(z->predicted, NAN, NAN, rs, sizeof rs);
         }
@@ -160,12 +153,15 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
     fprintf(out, "\n");
 }
 
-// The smallest mean FPT among measured conditions and valid predictions.
+// The report; the recommendation is the smallest mean FPT among the measured
+// conditions and the predictions inside the model's domain.
 void fpt_fit_report(const fpt_fit *f, FILE *out) {
     const fpt_fit_condition *b = baseline(f);
     int runs = 0;
-    for (int k = 0; k < f->n_conditions; k++) runs += f->conditions[k].runs + f->conditions[k].diverged;
-    fprintf(out, "== fptfarm fit: %s, target %g%% test accuracy ==\n", f->experiment, f->opt.target);
+    for (int k = 0; k < f->n_conditions; k++)
+        runs += f->conditions[k].runs + f->conditions[k].diverged;
+    fprintf(out, "== fptfarm fit: %s, target %g%% test accuracy ==\n", f->experiment,
+            f->opt.target);
     fprintf(out,
             "%d finished runs over %d conditions, horizon %d epochs%s. Intervals: %g%%; survival "
             "bands pointwise on the %s scale (%s); means by bootstrap over runs (%d resamples, "
@@ -229,12 +225,7 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
             use_measured ? with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v)
                          : with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v),
             bp_name, b->rm, b->rm / best);
-    const fpt_fit_condition *rc = NULL;
-    for (int k = 0; k < f->n_conditions; k++) {
-        const fpt_fit_condition *c = &f->conditions[k];
-        if (!strcmp(c->protocol, proto) && !strcmp(c->timing, timing) && c->frequency == freq)
-            rc = c;
-    }
+    const fpt_fit_condition *rc = fpt_fit_condition_of(f, proto, timing, freq);
     if (rc && isfinite(rc->final_acc) && isfinite(b->final_acc))
         fprintf(out, "Final accuracy (mean of the last 10 epochs): %.2f%% against %.2f%% "
                      "unperturbed (%+.2f points).\n",

@@ -16,8 +16,8 @@
 
 static const char fit_usage[] =
     "usage: fptfarm fit DB [--experiment NAME] [--target 72[,60]] [--reference TAU]\n"
-    "                      [--reference-p P]"
-    "                      [--bootstrap 1000] [--seed 1] [--level 0.95] [--ci log-log|log]\n"
+    "                      [--reference-p P] [--bootstrap 1000] [--seed 1] [--level 0.95]\n"
+    "                      [--ci log-log|log]\n"
     "                      [--ks-reference EPOCH] [--alpha 0.05] [--min-runs 10]\n"
     "                      [--tail-from EPOCH] [--quiet]";
 
@@ -102,12 +102,18 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
             quiet = 1;
             continue;
         }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("%s\n", fit_usage);
+            return 0;
+        }
         if (a[0] != '-') {
-            if (db) return fpt_fail(err, "fit: unexpected argument '%s'\n%s", a, fit_usage);
+            if (db)
+                return fpt_fail(err, "fit: unexpected argument '%s' (one database; fptfarm fit "
+                                     "--help lists the options)", a);
             db = a;
             continue;
         }
-        if (!v) return fpt_fail(err, "fit: option %s needs a value\n%s", a, fit_usage);
+        if (!v) return fpt_fail(err, "fit: option %s needs a value (fptfarm fit --help)", a);
         i++;
         if (!strcmp(a, "--experiment")) experiment = v;
         else if (!strcmp(a, "--target")) rc = target_list(v, targets, &n_targets, err);
@@ -125,10 +131,11 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
             else if (!strcmp(v, "log")) o.ci = FPT_CI_LOG;
             else return fpt_fail(err, "fit: --ci '%s': expected log-log or log", v);
         } else
-            return fpt_fail(err, "fit: unknown option '%s'\n%s", a, fit_usage);
+            return fpt_fail(err, "fit: unknown option '%s' (fptfarm fit --help lists the options)",
+                            a);
         if (rc) return -1;
     }
-    if (!db) return fpt_fail(err, "%s", fit_usage);
+    if (!db) return fpt_fail(err, "usage: fptfarm fit DB [options] (fptfarm fit --help)");
     fpt_store *s;
     if (fpt_store_open(&s, db, 0, NULL, err)) return -1;
     int rc = fpt_fit_database(s, experiment, targets, n_targets, &o, quiet ? NULL : stdout, err);

@@ -71,6 +71,7 @@ typedef struct coord {
     long epochs_done, jobs_done, jobs_total;
     double busy;             // seconds spent handling messages and committing
     int noop;                // --noop: workers send synthetic records, no training
+    long shard, shards;      // --shard I/N: this campaign runs jobs i with i % N == I
     double t_start, last_progress;
 } coord;
 
@@ -149,7 +150,8 @@ static void progress(coord *c, int force) {
             tty && !force ? "\033[K" : "\n");
 }
 
-// Records the experiment and its jobs; queues every job that is not finished.
+// Records the experiment and its jobs (of this shard); queues every job that
+// is not finished.
 static int prepare(coord *c, int max_crashes, fpt_err *err) {
     const fpt_job_spec *s = c->spec;
     char hash[32];
@@ -158,9 +160,12 @@ static int prepare(coord *c, int max_crashes, fpt_err *err) {
     if (fpt_store_begin(c->db, err)) return -1;
     if (fpt_store_experiment(c->db, s->name, s->canonical, hash, "farm", &exp_id, NULL, err))
         goto fail;
+    c->jobs_total = 0;
     for (size_t i = 0; i < s->n_jobs; i++) {
         const fpt_job *j = &s->jobs[i];
         fpt_job_state st;
+        if ((long)(i % (size_t)c->shards) != c->shard) continue;
+        c->jobs_total++;
         if (fpt_store_job(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
                           j->frequency, (int64_t)j->seed, &c->job_ids[i], NULL, err) ||
             fpt_store_job_state(c->db, c->job_ids[i], &st, err))
@@ -173,7 +178,6 @@ static int prepare(coord *c, int max_crashes, fpt_err *err) {
         if (st == FPT_JOB_PENDING) c->queue[c->n_queue++] = i;
         else c->jobs_done++;
     }
-    c->jobs_total = (long)s->n_jobs;
     return fpt_store_commit(c->db, err);
 fail:
     fpt_store_rollback(c->db);
@@ -291,11 +295,14 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-               "[--stop-signal SIG]\n"
+               "[--stop-signal SIG] [--shard I/N]\n"
                "  --db FILE          results database (default results/<experiment name>.db)\n"
                "  --max-crashes K    a job that crashed K times is marked failed (default 3)\n"
                "  --stop-signal SIG  also stop cleanly on SIG (USR2, HUP, XCPU, ...); SIGTERM and\n"
                "                     SIGINT to rank 0 and SIGUSR1 to mpirun always do\n"
+               "  --shard I/N        run only the jobs whose index i (spec order, from 0) has\n"
+               "                     i %% N == I: one shard of the campaign, for Slurm job arrays;\n"
+               "                     combine the shards' databases with fptfarm merge\n"
                "  --noop             workers send synthetic epoch records without training:\n"
                "                     measures the farm itself (bench/farm_throughput.sh)\n");
 }
@@ -315,11 +322,18 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     sigaction(SIGUSR1, &sa, NULL);
 
     const char *spec_path = NULL, *db_path = NULL;
-    long max_crashes = 3;
+    long max_crashes = 3, shard = 0, shards = 1;
     int bad = 0, extra_signal = 0, noop = 0;
     for (int i = 0; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
         else if (!strcmp(argv[i], "--noop")) noop = 1;
+        else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
+            char *end;
+            shard = strtol(argv[++i], &end, 10);
+            if (*end != '/') bad = 1;
+            else shards = strtol(end + 1, &end, 10);
+            if (*end || shards < 1 || shards > 100000 || shard < 0 || shard >= shards) bad = 1;
+        }
         else if (!strcmp(argv[i], "--stop-signal") && i + 1 < argc) {
             extra_signal = signal_number(argv[++i]);
             if (!extra_signal) bad = 1;
@@ -345,8 +359,8 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     if (rank == 0) {
         if (bad || !spec_path) {
             fpt_fail(err, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-                          "[--stop-signal SIG] (max-crashes 1..1000; SIG one of TERM, INT, USR1, "
-                          "USR2, HUP, XCPU, QUIT, ALRM)");
+                          "[--stop-signal SIG] [--shard I/N] (max-crashes 1..1000; SIG one of TERM, "
+                          "INT, USR1, USR2, HUP, XCPU, QUIT, ALRM; shard 0 <= I < N)");
             ok = 0;
         } else if (size < 2) {
             fpt_fail(err, "run needs at least 2 MPI ranks (a coordinator and a worker): "
@@ -361,6 +375,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
                 db_path = db_default;
             }
             c.noop = noop;
+            c.shard = shard, c.shards = shards;
             ok = setup(&c, &spec, db_path, size, (int)max_crashes, err) == 0;
         }
     }
@@ -405,9 +420,13 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         return 0;
     }
 
-    fprintf(stderr, "fptfarm: experiment '%s': %zu jobs, %ld already finished, %zu to run on "
+    char shard_text[64] = "";
+    if (c.shards > 1)
+        snprintf(shard_text, sizeof shard_text, " (shard %ld/%ld of %zu)", c.shard, c.shards,
+                 spec.n_jobs);
+    fprintf(stderr, "fptfarm: experiment '%s': %ld jobs%s, %ld already finished, %zu to run on "
                     "%d workers; database %s\n",
-            spec.name, spec.n_jobs, c.jobs_done, c.n_queue, size - 1, db_path);
+            spec.name, c.jobs_total, shard_text, c.jobs_done, c.n_queue, size - 1, db_path);
     c.t_start = c.last_progress = fpt_now();
     if (coordinate(&c, size, err)) {
         fprintf(stderr, "fptfarm: %s\n", err->msg);
@@ -422,7 +441,11 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     // The campaign is complete: fit it (SCIENCE.md), report on stdout, store
     // the fit tables.  A fit that cannot be made (too few runs, no baseline)
     // says why; the campaign itself still succeeded.
-    if (!stop_requested && !c.noop) {
+    if (!stop_requested && c.shards > 1) {
+        fprintf(stderr, "fptfarm: shard %ld/%ld complete; when every shard is, combine them: "
+                        "fptfarm merge ALL.db SHARD.db... && fptfarm fit ALL.db\n",
+                c.shard, c.shards);
+    } else if (!stop_requested && !c.noop) {
         fpt_err ferr = {{0}};
         printf("\n");
         fflush(stdout);

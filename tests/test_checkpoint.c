@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "resnet.h"
 #include "rng.h"
 #include "sgd.h"
+#include "tmpdir.h"
 
 #define SEED 9173u
 #define CLASSES 10
@@ -36,20 +36,14 @@ static char g_dir[64];
 static int g_mounted;
 
 static void make_dir(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_ckpt_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    tmpdir_make(g_dir, sizeof g_dir, "ckpt");
     g_mounted = 0;
-}
-
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
 }
 
 static void remove_dir(void) {
     if (g_mounted) umount2(g_dir, MNT_DETACH);
     g_mounted = 0;
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(g_dir);
 }
 
 TestSuite(checkpoint_roundtrip, .init = make_dir, .fini = remove_dir);

@@ -15,10 +15,8 @@
 // left-to-right increase tells the mirror image apart.
 //
 // Every test works in its own mkdtemp directory, removed by the fixture.
-#define _XOPEN_SOURCE 700   // nftw(3)
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -28,6 +26,7 @@
 
 #include "check.h"
 #include "dataset.h"
+#include "tmpdir.h"
 
 #define REC10 (1 + FPT_IMG_PIXELS)   // 3073 bytes
 #define REC100 (2 + FPT_IMG_PIXELS)  // 3074 bytes
@@ -43,16 +42,10 @@
 static char g_dir[64];
 
 static void make_dir(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_dataset_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    tmpdir_make(g_dir, sizeof g_dir, "dataset");
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void remove_dir(void) { nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void remove_dir(void) { tmpdir_remove(g_dir); }
 
 TestSuite(dataset_cifar, .init = make_dir, .fini = remove_dir);
 TestSuite(dataset_errors, .init = make_dir, .fini = remove_dir);

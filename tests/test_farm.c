@@ -48,8 +48,9 @@ static void write_spec(const char *name, int epochs, const char *path) {
     fclose(f);
 }
 
-// Starts `mpirun -n ranks build/fptfarm run spec --db db` in the background.
-static pid_t start(int ranks, const char *spec, const char *db) {
+// Starts `mpirun -n ranks build/fptfarm run spec --db db [opt arg]` in the background.
+static pid_t start_with(int ranks, const char *spec, const char *db, const char *opt,
+                        const char *arg) {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
@@ -59,10 +60,14 @@ static pid_t start(int ranks, const char *spec, const char *db) {
         snprintf(log, sizeof log, "%s/mpirun.log", dir);
         if (!freopen(log, "a", stderr) || !freopen(log, "a", stdout)) _exit(126);
         execlp("mpirun", "mpirun", "--oversubscribe", "-n", n, bin, "run", spec,
-               "--db", db, (char *)NULL);
+               "--db", db, opt, arg, (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start(int ranks, const char *spec, const char *db) {
+    return start_with(ranks, spec, db, NULL, NULL);
 }
 
 // Waits for it (at most `secs`, then kills it); returns the exit code.
@@ -293,4 +298,42 @@ Test(farm, missing_dataset_leaves_the_database_untouched) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "grep -q 'no-such-dir' %s/mpirun.log", dir);
     cr_expect_eq(system(cmd), 0, "the error names the missing directory");
+}
+
+// --shard I/N: the shards run disjoint jobs (index i % N == I, spec order)
+// that together are the whole campaign.
+Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
+    char spec[200], db0[200], db1[200];
+    snprintf(spec, sizeof spec, "%s/shard.ini", dir);
+    snprintf(db0, sizeof db0, "%s/shard0.db", dir);
+    snprintf(db1, sizeof db1, "%s/shard1.db", dir);
+    write_spec("shard", 2, spec);
+    cr_assert_eq(finish(start_with(3, spec, db0, "--shard", "0/2"), 180), 0);
+    cr_assert_eq(finish(start_with(3, spec, db1, "--shard", "1/2"), 180), 0);
+    check_complete(db0, 3, 2);
+    check_complete(db1, 3, 2);
+    // Jobs in spec order: none seeds 1, 2, 3, then shrink_perturb seeds 1, 2, 3.
+    static const char *const keys[2] = {"none 1,none 3,shrink_perturb 2",
+                                        "none 2,shrink_perturb 1,shrink_perturb 3"};
+    const char *dbs[2] = {db0, db1};
+    for (int k = 0; k < 2; k++) {
+        sqlite3 *db = open_ro(dbs[k]);
+        sqlite3_stmt *st;
+        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT group_concat(protocol || ' ' || seed, ',') "
+                                            "FROM (SELECT protocol, seed FROM jobs "
+                                            "ORDER BY protocol, seed)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_expect_str_eq((const char *)sqlite3_column_text(st, 0), keys[k], "shard %d", k);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+    // A bad shard is refused before anything runs.
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mpirun --oversubscribe -n 2 %s run %s --db %s/x.db --shard 2/2 "
+                              ">%s/bad.log 2>&1", bin, spec, dir, dir);
+    cr_expect_neq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/x.db", dir);
+    cr_expect_neq(access(cmd, F_OK), 0, "a refused shard created its database");
 }

@@ -5,10 +5,8 @@
 // (tests/data).
 //
 // Every test works in its own mkdtemp directory, removed by the fixture.
-#define _XOPEN_SOURCE 700   // nftw(3) for the fixture
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +17,19 @@
 #include "import_csv.h"
 #include "store.h"
 #include "study_data.h"
+#include "tmpdir.h"
 
 static char g_dir[64];
 static char g_db[128];
 static char g_csv[128];
 
 static void make_dir(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_import_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    tmpdir_make(g_dir, sizeof g_dir, "import");
     snprintf(g_db, sizeof g_db, "%s/results.db", g_dir);
     snprintf(g_csv, sizeof g_csv, "%s/traces.csv", g_dir);
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void remove_dir(void) { nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void remove_dir(void) { tmpdir_remove(g_dir); }
 
 TestSuite(import_csv, .init = make_dir, .fini = remove_dir);
 

@@ -7,11 +7,9 @@
 // The fit is built by hand: a baseline and two periods of shrink_perturb,
 // predictions with INFINITY and NAN values, KS arrays with 0 and NAN.
 // Every test works in its own mkdtemp directory, removed by the fixture.
-#define _XOPEN_SOURCE 700   // nftw
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,26 +20,17 @@
 #include <unistd.h>
 
 #include "plot.h"
+#include "tmpdir.h"
 
 // ---- fixture ------------------------------------------------------------------
 
 static char g_dir[64];
 
 static void make_dir(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_plot_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    tmpdir_make(g_dir, sizeof g_dir, "plot");
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    chmod(p, 0700);
-    return remove(p);
-}
-
-static void remove_dir(void) {
-    chmod(g_dir, 0700);
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void remove_dir(void) { tmpdir_remove(g_dir); }
 
 TestSuite(plot, .init = make_dir, .fini = remove_dir, .timeout = 20);
 
@@ -172,12 +161,7 @@ static fpt_fit *make_fit(const char *experiment, int geometric) {
 }
 
 static void free_fit(fpt_fit *f) {
-    for (int i = 0; i < f->n_conditions; i++) free(f->conditions[i].curve);
-    free(f->conditions);
-    free(f->protocols);
-    free(f->predictions);
-    free(f->ks_d);
-    free(f->ks_p);
+    fpt_fit_free(f);
     free(f);
 }
 

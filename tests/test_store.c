@@ -5,10 +5,8 @@
 // database through its own sqlite3 connection and prepared statements.
 //
 // Every test works in its own mkdtemp directory, removed by the fixture.
-#define _XOPEN_SOURCE 700   // nftw(3) for the fixture
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "tmpdir.h"
 
 // ---- fixture ---------------------------------------------------------------
 
@@ -25,17 +24,11 @@ static char g_dir[64];
 static char g_db[128];
 
 static void make_dir(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/fpt_store_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp: %s", strerror(errno));
+    tmpdir_make(g_dir, sizeof g_dir, "store");
     snprintf(g_db, sizeof g_db, "%s/results.db", g_dir);
 }
 
-static int remove_entry(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void remove_dir(void) { nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void remove_dir(void) { tmpdir_remove(g_dir); }
 
 TestSuite(store_schema, .init = make_dir, .fini = remove_dir);
 TestSuite(store_keys, .init = make_dir, .fini = remove_dir);
