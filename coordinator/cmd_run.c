@@ -266,8 +266,8 @@ static void free_coord(coord *c) {
 
 // Rank 0 before any worker starts: memory, the checkpoint directory, the
 // database, the experiment and its jobs.
-static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int size,
-                 int max_crashes, fpt_err *err) {
+static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const char *ckpt_dir,
+                 int size, int max_crashes, fpt_err *err) {
     c->spec = spec;
     c->job_ids = calloc(spec->n_jobs, sizeof *c->job_ids);
     c->queue = calloc(spec->n_jobs, sizeof *c->queue);
@@ -284,10 +284,8 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
         if (fpt_dataset_load(&probe, &spec->base.data, err)) return -1;
         fpt_dataset_free(&probe);
     }
-    char dir[1300];
-    snprintf(dir, sizeof dir, "%.1200s.ckpt", db_path);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", dir,
+    if (mkdir(ckpt_dir, 0755) != 0 && errno != EEXIST)
+        return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,
                         strerror(errno));
     if (fpt_store_open(&c->db, db_path, 1, NULL, err)) return -1;
     return prepare(c, max_crashes, err);
@@ -295,11 +293,15 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, int si
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-               "[--stop-signal SIG] [--shard I/N]\n"
+               "[--stop-signal SIG] [--shard I/N] [--checkpoint-dir DIR]\n"
                "  --db FILE          results database (default results/<experiment name>.db)\n"
                "  --max-crashes K    a job that crashed K times is marked failed (default 3)\n"
                "  --stop-signal SIG  also stop cleanly on SIG (USR2, HUP, XCPU, ...); SIGTERM and\n"
                "                     SIGINT to rank 0 and SIGUSR1 to mpirun always do\n"
+               "  --checkpoint-dir D where workers keep their runs' checkpoints (default\n"
+               "                     FILE.ckpt beside the database); on several nodes, a\n"
+               "                     directory every node sees, so a requeued job resumes\n"
+               "                     its runs wherever its workers land\n"
                "  --shard I/N        run only the jobs whose index i (spec order, from 0) has\n"
                "                     i %% N == I: one shard of the campaign, for Slurm job arrays;\n"
                "                     combine the shards' databases with fptfarm merge\n"
@@ -321,12 +323,13 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
-    const char *spec_path = NULL, *db_path = NULL;
+    const char *spec_path = NULL, *db_path = NULL, *ckpt_arg = NULL;
     long max_crashes = 3, shard = 0, shards = 1;
     int bad = 0, extra_signal = 0, noop = 0;
     for (int i = 0; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
         else if (!strcmp(argv[i], "--noop")) noop = 1;
+        else if (!strcmp(argv[i], "--checkpoint-dir") && i + 1 < argc) ckpt_arg = argv[++i];
         else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
             char *end;
             shard = strtol(argv[++i], &end, 10);
@@ -354,12 +357,12 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     fpt_job_spec spec = {0};
     coord c = {0};
     int ok = 1;
-    char db_default[1100];
+    char db_default[1100], ckpt_dir[1300] = "";
     long len = 0;
     if (rank == 0) {
         if (bad || !spec_path) {
             fpt_fail(err, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-                          "[--stop-signal SIG] [--shard I/N] (max-crashes 1..1000; SIG one of TERM, "
+                          "[--stop-signal SIG] [--shard I/N] [--checkpoint-dir DIR] (max-crashes 1..1000; SIG one of TERM, "
                           "INT, USR1, USR2, HUP, XCPU, QUIT, ALRM; shard 0 <= I < N)");
             ok = 0;
         } else if (size < 2) {
@@ -376,7 +379,9 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
             }
             c.noop = noop;
             c.shard = shard, c.shards = shards;
-            ok = setup(&c, &spec, db_path, size, (int)max_crashes, err) == 0;
+            if (ckpt_arg) snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s", ckpt_arg);
+            else snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s.ckpt", db_path);
+            ok = setup(&c, &spec, db_path, ckpt_dir, size, (int)max_crashes, err) == 0;
         }
     }
     // One go/no-go for all ranks: a bad spec or database ends every rank
@@ -404,8 +409,6 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         if (fpt_job_spec_parse(&spec, text, (size_t)len, path_buf, err)) ok = 0;
         free(text);
     }
-    char ckpt_dir[1300];
-    if (rank == 0) snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s.ckpt", db_path);
     MPI_Bcast(ckpt_dir, sizeof ckpt_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
 
     int rc = 0;

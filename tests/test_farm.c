@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,9 +49,9 @@ static void write_spec(const char *name, int epochs, const char *path) {
     fclose(f);
 }
 
-// Starts `mpirun -n ranks build/fptfarm run spec --db db [opt arg]` in the background.
-static pid_t start_with(int ranks, const char *spec, const char *db, const char *opt,
-                        const char *arg) {
+// Starts `mpirun -n ranks build/fptfarm run spec --db db [extra...]` in the
+// background; extra is NULL or a NULL-terminated list of up to 4 arguments.
+static pid_t start_with(int ranks, const char *spec, const char *db, const char *const *extra) {
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
@@ -59,15 +60,17 @@ static pid_t start_with(int ranks, const char *spec, const char *db, const char 
         char log[300];
         snprintf(log, sizeof log, "%s/mpirun.log", dir);
         if (!freopen(log, "a", stderr) || !freopen(log, "a", stdout)) _exit(126);
-        execlp("mpirun", "mpirun", "--oversubscribe", "-n", n, bin, "run", spec,
-               "--db", db, opt, arg, (char *)NULL);
+        const char *e[5] = {0};
+        for (int i = 0; extra && extra[i] && i < 4; i++) e[i] = extra[i];
+        execlp("mpirun", "mpirun", "--oversubscribe", "-n", n, bin, "run", spec, "--db", db,
+               e[0], e[1], e[2], e[3], (char *)NULL);
         _exit(127);
     }
     return pid;
 }
 
 static pid_t start(int ranks, const char *spec, const char *db) {
-    return start_with(ranks, spec, db, NULL, NULL);
+    return start_with(ranks, spec, db, NULL);
 }
 
 // Waits for it (at most `secs`, then kills it); returns the exit code.
@@ -308,8 +311,20 @@ Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
     snprintf(db0, sizeof db0, "%s/shard0.db", dir);
     snprintf(db1, sizeof db1, "%s/shard1.db", dir);
     write_spec("shard", 2, spec);
-    cr_assert_eq(finish(start_with(3, spec, db0, "--shard", "0/2"), 180), 0);
-    cr_assert_eq(finish(start_with(3, spec, db1, "--shard", "1/2"), 180), 0);
+    // Shard 1 also keeps its checkpoints in a directory of its own.
+    char ck[200];
+    snprintf(ck, sizeof ck, "%s/elsewhere", dir);
+    cr_assert_eq(mkdir(ck, 0755), 0);
+    snprintf(ck, sizeof ck, "%s/elsewhere/ck", dir);
+    const char *const a0[] = {"--shard", "0/2", NULL};
+    const char *const a1[] = {"--shard", "1/2", "--checkpoint-dir", ck, NULL};
+    cr_assert_eq(finish(start_with(3, spec, db0, a0), 180), 0);
+    cr_assert_eq(finish(start_with(3, spec, db1, a1), 180), 0);
+    struct stat sb;
+    cr_expect(stat(ck, &sb) == 0 && S_ISDIR(sb.st_mode), "--checkpoint-dir not made");
+    char def[220];
+    snprintf(def, sizeof def, "%s.ckpt", db1);
+    cr_expect_neq(access(def, F_OK), 0, "%s made despite --checkpoint-dir", def);
     check_complete(db0, 3, 2);
     check_complete(db1, 3, 2);
     // Jobs in spec order: none seeds 1, 2, 3, then shrink_perturb seeds 1, 2, 3.

@@ -3,10 +3,12 @@
 // record to the coordinator and wait for its commit before checkpointing.
 #include "worker.h"
 
+#include <errno.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blas_setup.h"
@@ -53,6 +55,11 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
     signal(SIGINT, SIG_IGN);
     signal(SIGUSR1, SIG_IGN);
     fpt_set_threads(spec->base.threads);
+    // The coordinator made the checkpoint directory on its node; a worker on
+    // another node with node-local storage needs its own.
+    if (mkdir(ckpt_dir, 0755) != 0 && errno != EEXIST)
+        return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,
+                        strerror(errno));
     fpt_dataset data = {0};
     if (!noop && fpt_dataset_load(&data, &spec->base.data, err)) return -1;
     char tag[256];
