@@ -8,39 +8,90 @@
 #   make demo         the quick-start demo
 #
 # Dependencies come from pkg-config (deploy/install-deps.sh installs them).
-# Override CC, OPT, BUILD or PKG_CONFIG on the command line as usual.
+# Knobs (on the command line or in the environment; deploy/README.md has
+# recipes for module-based cluster builds):
+#   CC=gcc|icx|clang      the C compiler (C11 with OpenMP)
+#   MPICC=mpicc           an MPI compiler wrapper: used as CC, and MPI's flags
+#                         come from it instead of pkg-config
+#   MPI_PKG=ompi-c        the pkg-config name of MPI otherwise (mpich, ...)
+#   BLAS=openblas|mkl|blis  the CBLAS library (default openblas); BLAS_CFLAGS
+#                         and BLAS_LIBS given explicitly override pkg-config
+#   PREFIX=/usr/local, DESTDIR   for `make install`
+#   BUILD=build           the build directory: use one per configuration
+#   OPT, SAN, PKG_CONFIG  optimisation, sanitizers, pkg-config binary
 
 CC         ?= cc
+MPICC      ?=
+ifneq ($(strip $(MPICC)),)
+CC         := $(MPICC)
+endif
 comma      := ,
 PKG_CONFIG ?= pkg-config
 BUILD      ?= build
 OPT        ?= -O3
 SAN        ?=
+PREFIX     ?= /usr/local
+BLAS       ?= openblas
+MPI_PKG    ?= ompi-c
 
-# BLAS.  Debian ships OpenBLAS in pthread, OpenMP and serial builds; the
+# Asks pkg-config for $(2) of package $(1), or stops with what to install.
+pkgconf = $(or $(shell $(PKG_CONFIG) $(2) $(1) 2>/dev/null),$(if $(shell $(PKG_CONFIG) --exists $(1) && echo y),,$(error pkg-config has no '$(1)': install it (deploy/install-deps.sh) or set PKG_CONFIG_PATH; see deploy/README.md)))
+
+# BLAS.  OpenBLAS: Debian ships pthread, OpenMP and serial builds; the
 # OpenMP build shares one thread pool with fptfarm's own OpenMP loops.  With
 # the pthread build the two pools spin against each other: on 2 cores a
 # width-8 training step ran 2.7x SLOWER with 2 threads than with 1.  So use
 # the OpenMP build's openblas.pc when it is installed, and record its
 # directory as the run path (the system-wide libopenblas.so.0 is whichever
-# build `update-alternatives` prefers).
-MULTIARCH       := $(shell $(CC) -print-multiarch 2>/dev/null)
+# build `update-alternatives` prefers).  MKL: the GNU-OpenMP threading layer
+# (mkl-dynamic-lp64-gomp.pc, shipped by oneAPI and by Debian's libmkl-dev),
+# for the same reason.  BLIS: its OpenMP build (Debian: libblis-openmp-dev).
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(BLAS),openblas)
 OPENBLAS_PC_DIR ?= $(firstword $(wildcard /usr/lib/$(MULTIARCH)/openblas-openmp/pkgconfig))
 BLAS_PKG        := PKG_CONFIG_PATH=$(OPENBLAS_PC_DIR)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH} $(PKG_CONFIG)
-BLAS_CFLAGS     := $(shell $(BLAS_PKG) --cflags openblas)
-BLAS_LIBDIR     := $(shell $(BLAS_PKG) --variable=libdir openblas)
-BLAS_LIBS       := $(shell $(BLAS_PKG) --libs openblas) $(if $(BLAS_LIBDIR),-Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR))
-MPI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags ompi-c)
-MPI_LIBS    := $(shell $(PKG_CONFIG) --libs ompi-c)
-INIH_CFLAGS := $(shell $(PKG_CONFIG) --cflags inih)
-INIH_LIBS   := $(shell $(PKG_CONFIG) --libs inih)
-CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion)
-CRIT_LIBS   := $(shell $(PKG_CONFIG) --libs criterion)
+BLAS_LIBDIR     := $(shell $(BLAS_PKG) --variable=libdir openblas 2>/dev/null)
+BLAS_CFLAGS     ?= $(shell $(BLAS_PKG) --cflags openblas)
+BLAS_LIBS       ?= $(or $(shell $(BLAS_PKG) --libs openblas),-lopenblas) $(if $(BLAS_LIBDIR),-Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR))
+else ifeq ($(BLAS),mkl)
+MKL_PKG         ?= mkl-dynamic-lp64-gomp
+BLAS_CFLAGS     ?= $(call pkgconf,$(MKL_PKG),--cflags) -DFPT_BLAS_MKL
+BLAS_LIBS       ?= $(call pkgconf,$(MKL_PKG),--libs)
+else ifeq ($(BLAS),blis)
+# pkg-config's blis.pc when there is one (BLIS's own install), else the
+# directories of Debian's libblis-openmp-dev, which ships no .pc file.
+ifneq ($(shell $(PKG_CONFIG) --exists blis 2>/dev/null && echo y),)
+BLAS_LIBDIR     := $(shell $(PKG_CONFIG) --variable=libdir blis)
+BLAS_CFLAGS     ?= $(shell $(PKG_CONFIG) --cflags blis) -DFPT_BLAS_BLIS
+BLAS_LIBS       ?= $(shell $(PKG_CONFIG) --libs blis) -Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR)
+else
+BLIS_INCDIR     ?= /usr/include/$(MULTIARCH)/blis-openmp
+BLAS_LIBDIR     ?= /usr/lib/$(MULTIARCH)/blis-openmp
+BLAS_CFLAGS     ?= -I$(BLIS_INCDIR) -DFPT_BLAS_BLIS
+BLAS_LIBS       ?= -L$(BLAS_LIBDIR) -lblis -Wl$(comma)-rpath$(comma)$(BLAS_LIBDIR)
+endif
+else
+$(error BLAS=$(BLAS): expected openblas, mkl or blis)
+endif
+# -isystem: warnings inside a BLAS's own headers (BLIS has some) are not ours.
+BLAS_CFLAGS := $(patsubst -I%,-isystem %,$(BLAS_CFLAGS))
+BLAS_LIBS   := $(BLAS_LIBS)
+ifeq ($(strip $(MPICC)),)
+MPI_CFLAGS  := $(call pkgconf,$(MPI_PKG),--cflags)
+MPI_LIBS    := $(call pkgconf,$(MPI_PKG),--libs)
+endif
+INIH_CFLAGS := $(call pkgconf,inih,--cflags)
+INIH_LIBS   := $(call pkgconf,inih,--libs)
+SQLITE_CFLAGS := $(call pkgconf,sqlite3,--cflags)
+SQLITE_LIBS := $(call pkgconf,sqlite3,--libs)
+# Criterion is needed by the tests only.
+CRIT_CFLAGS = $(call pkgconf,criterion,--cflags)
+CRIT_LIBS   = $(call pkgconf,criterion,--libs)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(shell $(PKG_CONFIG) --cflags sqlite3)
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
-LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(shell $(PKG_CONFIG) --libs sqlite3) -lm
+LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard common/*.c)
@@ -53,7 +104,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan bench demo clean
+.PHONY: all test test-asan bench demo clean install uninstall
 all: $(BUILD)/fptfarm $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
@@ -126,6 +177,22 @@ demo: $(BUILD)/fptfarm
 	  --name meir2025 --target 72
 	$(BUILD)/fptfarm fit results/meir2025.db --reference 20
 	$(BUILD)/fptfarm plot results/meir2025.db
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the program, and in
+# share/fptfarm the schema, example queries, example specs and the Slurm
+# scripts users copy.
+SHARE := $(DESTDIR)$(PREFIX)/share/fptfarm
+install: $(BUILD)/fptfarm
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/jobs $(SHARE)/slurm
+	install -m 755 $(BUILD)/fptfarm $(DESTDIR)$(PREFIX)/bin/fptfarm
+	install -m 644 results/schema.sql results/queries.sql $(SHARE)
+	install -m 644 jobs/*.ini $(SHARE)/jobs
+	install -m 644 $(wildcard deploy/slurm/*) $(SHARE)/slurm
+	install -m 644 deploy/README.md $(SHARE)/README-deploy.md
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fptfarm
+	rm -rf $(SHARE)
 
 clean:
 	rm -rf build build-asan

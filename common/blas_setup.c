@@ -1,8 +1,7 @@
-// blas_setup.c — OpenBLAS kernel choice and thread counts (see blas_setup.h).
+// blas_setup.c — BLAS kernel choice and thread counts (see blas_setup.h).
 #define _GNU_SOURCE
 #include "blas_setup.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,16 @@
 #include <omp.h>
 #endif
 
+#if defined(FPT_BLAS_MKL)
+#include <mkl.h>
+#elif defined(FPT_BLAS_BLIS)
+#include <blis.h>
+#else
+#include <cblas.h>   // OpenBLAS: declares openblas_get_corename, openblas_set_num_threads
+#define FPT_BLAS_OPENBLAS 1
+#endif
+
+#ifdef FPT_BLAS_OPENBLAS
 const char *fpt_blas_corename(void) { return openblas_get_corename(); }
 
 static int core_in(const char *core, const char *const *list) {
@@ -48,11 +57,11 @@ const char *fpt_blas_describe(void) {
     static char buf[160];
     const char *core = openblas_get_corename(), *fix = getenv("FPTFARM_COREFIX");
     if (fix)
-        snprintf(buf, sizeof buf, "%s (set by fptfarm; OpenBLAS had picked %s)", core, fix);
+        snprintf(buf, sizeof buf, "OpenBLAS, %s kernels (set by fptfarm; OpenBLAS had picked %s)", core, fix);
     else if (getenv("OPENBLAS_CORETYPE"))
-        snprintf(buf, sizeof buf, "%s (OPENBLAS_CORETYPE from the environment)", core);
+        snprintf(buf, sizeof buf, "OpenBLAS, %s kernels (OPENBLAS_CORETYPE from the environment)", core);
     else
-        snprintf(buf, sizeof buf, "%s (auto-detected)", core);
+        snprintf(buf, sizeof buf, "OpenBLAS, %s kernels (auto-detected)", core);
     return buf;
 }
 
@@ -63,3 +72,41 @@ void fpt_set_threads(int n) {
     omp_set_num_threads(n);
 #endif
 }
+
+#else   // MKL or BLIS: their own CPU dispatch; only the thread count to set
+
+const char *fpt_blas_corename(void) {
+#if defined(FPT_BLAS_MKL)
+    return "MKL";
+#else
+    return "BLIS";
+#endif
+}
+
+void fpt_blas_fix_coretype(char **argv) { (void)argv; }
+
+const char *fpt_blas_describe(void) {
+    static char buf[200];
+#if defined(FPT_BLAS_MKL)
+    char version[160];
+    mkl_get_version_string(version, sizeof version);
+    snprintf(buf, sizeof buf, "%s", version);
+#else
+    snprintf(buf, sizeof buf, "BLIS %s (%s kernels)", bli_info_get_version_str(),
+             bli_arch_string(bli_arch_query_id()));
+#endif
+    return buf;
+}
+
+void fpt_set_threads(int n) {
+    if (n < 1) n = 1;
+#if defined(FPT_BLAS_MKL)
+    mkl_set_num_threads(n);
+#else
+    bli_thread_set_num_threads(n);
+#endif
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
+#endif

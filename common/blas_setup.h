@@ -1,4 +1,6 @@
-// blas_setup.h — choosing OpenBLAS kernels and thread counts.
+// blas_setup.h — choosing OpenBLAS kernels and thread counts (with MKL or
+// BLIS, built with BLAS=mkl|blis, only the thread count: they dispatch on
+// the CPU themselves).
 //
 // Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to
 // its generic "Prescott" kernels (about 60 GFLOP/s sgemm here, against ~150

@@ -9,7 +9,7 @@
 #include "prof.h"
 #include "simd.h"
 
-#include <cblas.h>
+#include "blas.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -4,7 +4,7 @@
 // reference) except the linear layer's products, which go to sgemm.
 #include "layers.h"
 
-#include <cblas.h>
+#include "blas.h"
 #include <math.h>
 #include <string.h>
 

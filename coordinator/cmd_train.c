@@ -83,7 +83,7 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
            "%d epochs, batch %d, lr %g, momentum %g, weight decay %g; seed %llu\n",
            c->width, c->num_classes, tag, data.train.n, data.test.n, c->epochs, c->batch,
            c->lr.base, c->momentum, c->weight_decay, (unsigned long long)c->seed);
-    printf("threads: %d; OpenBLAS kernels: %s\n", spec.threads, fpt_blas_describe());
+    printf("threads: %d; BLAS: %s\n", spec.threads, fpt_blas_describe());
     if (p->kind != FPT_PROTO_NONE) {
         char when[64];
         if (p->timing == FPT_TIMING_PERIODIC) snprintf(when, sizeof when, "every %d epochs", p->period);
