@@ -187,7 +187,7 @@ install: $(BUILD)/fptfarm
 	install -m 755 $(BUILD)/fptfarm $(DESTDIR)$(PREFIX)/bin/fptfarm
 	install -m 644 results/schema.sql results/queries.sql $(SHARE)
 	install -m 644 jobs/*.ini $(SHARE)/jobs
-	install -m 644 $(wildcard deploy/slurm/*) $(SHARE)/slurm
+	$(if $(wildcard deploy/slurm/*),install -m 755 $(wildcard deploy/slurm/*) $(SHARE)/slurm)
 	install -m 644 deploy/README.md $(SHARE)/README-deploy.md
 
 uninstall:
