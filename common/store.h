@@ -135,4 +135,24 @@ int fpt_store_save_fit(fpt_store *s, const struct fpt_fit *f, fpt_err *err);
 int fpt_store_load_fits(fpt_store *s, const char *name, struct fpt_fit **fits, int *n,
                         fpt_err *err);
 
+// ---- merging databases (store_merge.c) -----------------------------------------
+
+// One experiment of a merge, as it stands in the output afterwards.
+typedef struct fpt_merge_summary {
+    char experiment[256];
+    int inputs;                          // inputs that hold the experiment
+    int64_t jobs, epochs;                // the output's
+    int64_t by_state[FPT_JOB_NSTATES];   // the output's jobs, indexed by fpt_job_state
+    int64_t conflicts;                   // jobs finished with different traces in two sources
+    int64_t fits_deleted;                // stale fits removed: run `fptfarm fit` again
+} fpt_merge_summary;
+
+// Merges the results databases inputs[0..n_inputs) into out, in one
+// transaction (the rules: store_merge.c).  Inputs are opened read-only and
+// never written.  On success *summary is an array of *n_summary entries (one
+// per experiment found in the inputs, in order of first appearance), to be
+// released with free(); on error out is as it was.
+int fpt_store_merge(fpt_store *out, const char *const *inputs, int n_inputs,
+                    fpt_merge_summary **summary, int *n_summary, fpt_err *err);
+
 #endif

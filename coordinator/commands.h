@@ -12,6 +12,7 @@ int fpt_cmd_status(int argc, char **argv, fpt_err *err);
 int fpt_cmd_run(int argc, char **argv, fpt_err *err);
 int fpt_cmd_fit(int argc, char **argv, fpt_err *err);
 int fpt_cmd_plot(int argc, char **argv, fpt_err *err);
+int fpt_cmd_merge(int argc, char **argv, fpt_err *err);
 
 // Fits every target (n_targets = 0: the experiment's own) and stores the
 // fits; the report goes to `report` (NULL: none).  Used by `fit` and by

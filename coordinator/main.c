@@ -6,6 +6,7 @@
 //   fptfarm status DB
 //   fptfarm fit DB [options]        (cmd_fit.c)
 //   fptfarm plot DB [--out DIR]
+//   fptfarm merge OUT.db IN.db [IN.db ...]   (cmd_merge.c)
 //   fptfarm version
 //
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
@@ -32,6 +33,7 @@ static void usage(FILE *f) {
             "            reported: fptfarm fit DB [--target 72] [--reference 20] (fit --help)\n"
             "  plot      figures of the stored fits (gnuplot, PNG and SVG):\n"
             "            fptfarm plot DB [--out DIR]\n"
+            "  merge     combine results databases: fptfarm merge OUT.db IN.db [IN.db ...]\n"
             "  demo      a small example run: fptfarm train with a preset (width 8,\n"
             "            synthetic data, shrink_perturb every 2 epochs); train options override it\n"
             "  version   print the version\n");
@@ -79,12 +81,14 @@ int main(int argc, char **argv) {
         rc = fpt_cmd_fit(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "plot")) {
         rc = fpt_cmd_plot(argc - 2, argv + 2, &err);
+    } else if (!strcmp(argv[1], "merge")) {
+        rc = fpt_cmd_merge(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "demo")) {
         fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
         fprintf(stderr, "fptfarm: unknown command '%s' (expected: run, train, demo, import, "
-                        "status, fit, plot, version)\n",
+                        "status, fit, plot, merge, version)\n",
                 argv[1]);
         return 2;
     }

@@ -304,7 +304,7 @@ Test(farm, missing_dataset_leaves_the_database_untouched) {
 }
 
 // --shard I/N: the shards run disjoint jobs (index i % N == I, spec order)
-// that together are the whole campaign.
+// that together, merged by `fptfarm merge`, are the whole campaign.
 Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
     char spec[200], db0[200], db1[200];
     snprintf(spec, sizeof spec, "%s/shard.ini", dir);
@@ -344,6 +344,12 @@ Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
         sqlite3_finalize(st);
         sqlite3_close(db);
     }
+    // Merged, the shards are the whole campaign, each run once.
+    char all[200], cmd0[700];
+    snprintf(all, sizeof all, "%s/all.db", dir);
+    snprintf(cmd0, sizeof cmd0, "%s merge %s %s %s > %s/merge.log 2>&1", bin, all, db0, db1, dir);
+    cr_assert_eq(system(cmd0), 0, "%s", cmd0);
+    check_complete(all, 6, 2);
     // A bad shard is refused before anything runs.
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mpirun --oversubscribe -n 2 %s run %s --db %s/x.db --shard 2/2 "
