@@ -2,6 +2,7 @@
 // checkpoint.h for the file format).
 #include "checkpoint.h"
 #include "hash.h"
+#include "memory.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -365,6 +366,10 @@ int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_
     // The whole file into memory: the hash must be verified before anything
     // is copied into the model, so a damaged file changes nothing.
     const size_t total = (size_t)expect;
+    if (fpt_mem_check(total, "reading the checkpoint", err)) {
+        fpt_err_prefix(err, "%s: ", path);
+        goto out;
+    }
     buf = malloc(total);
     if (!buf) {
         fpt_fail(err, "%s: out of memory reading %.1f MiB", path,

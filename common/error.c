@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memory.h"
+
 int fpt_fail(fpt_err *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
@@ -43,6 +45,9 @@ void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err) {
         return NULL;
     }
     size_t bytes = count * size;
+    // Refuse what cannot fit before touching it (the memset below would
+    // otherwise commit it page by page until the OOM killer steps in).
+    if (fpt_mem_check(bytes, what, err)) return NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;  // aligned_alloc wants a multiple
     void *p = aligned_alloc(64, rounded);
     if (!p) {
