@@ -196,3 +196,65 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# ---- fuzzing (tests/fuzz/README.md) --------------------------------------------
+#   make fuzz [FUZZ_SECONDS=600]   each fuzzer for that long: the long campaigns,
+#                                  outside CI
+#   make fuzz-smoke                every regression input once, then each fuzzer
+#                                  for FUZZ_SMOKE_SECONDS (40): the CI stage;
+#                                  fails on any crash or broken contract
+#   make fuzz-seeds                rewrites the binary seeds in tests/fuzz/corpus/
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) under ASan and UBSan, linked with
+# the library compiled by clang in $(FUZZ_BUILD)/ with the same sanitizers
+# and coverage instrumentation.  Without -fopenmp: one thread, deterministic
+# runs, and no second OpenMP runtime next to the BLAS's libgomp.  Needs Debian's
+# clang-14 and libclang-rt-14-dev.  New corpus entries and crash artifacts go
+# to $(FUZZ_OUT), never into tests/.  FUZZ_WARN (default: WARN, with -Werror)
+# relaxes warnings for this build only.
+FUZZ_CC            ?= clang-14
+FUZZ_BUILD         ?= build-fuzz
+FUZZ_OUT           ?= $(FUZZ_BUILD)/out
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 40
+FUZZ_TARGETS       := job_spec cifar checkpoint import_csv
+FUZZ_WARN          ?= $(WARN)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=c11 -O1 -g $(FUZZ_WARN) $(FUZZ_SAN)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/schema_sql.o
+FUZZ_LIB     := $(FUZZ_BUILD)/libfptfarm.a
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_RUN      = FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_OUT=$(FUZZ_OUT) bash tests/fuzz/run.sh
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-clean
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/common/%.o: common/%.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
+# Writes the binary seeds (valid checkpoints, tiny CIFAR files) with the
+# library itself; the result is committed in tests/fuzz/corpus/.
+$(FUZZ_BUILD)/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_common.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
+fuzz-seeds: $(FUZZ_BUILD)/make_seeds
+	$(FUZZ_BUILD)/make_seeds tests/fuzz/corpus
+
+fuzz: $(FUZZ_BINS)
+	$(FUZZ_RUN) campaign $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(FUZZ_RUN) smoke $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)

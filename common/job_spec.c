@@ -171,7 +171,8 @@ static int parse_freqs(ctx *c, const char *key, const char *value, int line, int
         errno = 0;
         double d = strtod(items[i], &end);
         int ok = !errno && end != items[i] && !*end;
-        if (integers) ok = ok && d == (double)(long)d && d >= 1 && d <= 100000;
+        // Range first: casting NaN or a double beyond long's range is undefined.
+        if (integers) ok = ok && d >= 1 && d <= 100000 && d == (double)(long)d;
         else ok = ok && d > 0.0 && d <= 1.0;
         if (!ok)
             return FAIL(c, line,

@@ -49,7 +49,7 @@ static size_t cgroup_room(void) {
         if (m) snprintf(v1, sizeof v1, "%.400s", m + 8);
     }
     fclose(f);
-    char a[520], b[520];
+    char a[600], b[600];
     size_t max = 0, cur = 0;
     if (v1[0]) {
         snprintf(a, sizeof a, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1);
@@ -87,25 +87,23 @@ static size_t meminfo_available(void) {
 #define FPT_UNDER_ASAN 1
 #endif
 
-// Current virtual size from /proc/self/statm (pages).
-static size_t virtual_size(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long long pages = 0;
-    if (fscanf(f, "%llu", &pages) != 1) pages = 0;
-    fclose(f);
-    return (size_t)pages * 4096;
-}
-
 size_t fpt_mem_available(const char **source) {
     size_t best = meminfo_available();
     const char *src = "MemAvailable in /proc/meminfo";
     size_t room = cgroup_room();
     if (room > 0 && room < best) best = room, src = "the cgroup's memory limit (e.g. Slurm's --mem)";
 #ifndef FPT_UNDER_ASAN
+    // RLIMIT_AS caps the address space, so compare it with the current
+    // virtual size (/proc/self/statm, in pages).
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        size_t vs = virtual_size(), lim = (size_t)rl.rlim_cur;
+        size_t vs = 0, lim = (size_t)rl.rlim_cur;
+        FILE *f = fopen("/proc/self/statm", "r");
+        unsigned long long pages = 0;
+        if (f) {
+            if (fscanf(f, "%llu", &pages) == 1) vs = (size_t)pages * 4096;
+            fclose(f);
+        }
         size_t left = lim > vs ? lim - vs : 0;
         if (left < best) best = left, src = "the address-space limit (ulimit -v)";
     }

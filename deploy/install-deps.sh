@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages fptfarm needs to build, test and run.
 # A no-op (no apt-get call at all) when every package is already installed.
-# Usage: deploy/install-deps.sh [--with-torch]
+# Usage: deploy/install-deps.sh [--with-torch] [--with-fuzz]
 #   --with-torch  also install python3-torch (only needed to regenerate the
 #                 PyTorch reference dump in tests/ref/ and for `make bench`).
+#   --with-fuzz   also install clang-14 and its libFuzzer/sanitizer runtimes
+#                 (`make fuzz`, `make fuzz-smoke`; CI runs the latter).
 set -euo pipefail
 
 pkgs=(build-essential pkg-config make
@@ -11,9 +13,14 @@ pkgs=(build-essential pkg-config make
       openmpi-bin libopenmpi-dev
       libcriterion-dev libinih-dev
       gnuplot-nox xz-utils)
-if [[ "${1:-}" == "--with-torch" ]]; then
-    pkgs+=(python3-torch python3-numpy)
-fi
+for opt in "$@"; do
+    case "$opt" in
+        --with-torch) pkgs+=(python3-torch python3-numpy) ;;
+        --with-fuzz) pkgs+=(clang-14 libclang-rt-14-dev llvm-14) ;;
+        *) echo "install-deps: unknown option '$opt' (expected --with-torch, --with-fuzz)" >&2
+           exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
