@@ -9,12 +9,20 @@
 
 #include "memory.h"
 
+// Control characters quoted from input (a newline, an escape sequence in a
+// name) would break the one-line contract or drive the terminal: shown as '?'.
+static void one_line(char *msg) {
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 int fpt_fail(fpt_err *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        one_line(err->msg);
     }
     return -1;
 }
@@ -35,6 +43,7 @@ int fpt_err_prefix(fpt_err *err, const char *fmt, ...) {
     if (rest > sizeof err->msg - 1 - h) rest = sizeof err->msg - 1 - h;
     memcpy(err->msg + h, old, rest);
     err->msg[h + rest] = '\0';
+    one_line(err->msg);
     return -1;
 }
 
