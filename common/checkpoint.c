@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,30 @@ static int sync_parent_dir(const char *path, fpt_err *err) {
     return rc;
 }
 
+// ---- fault injection (tests/test_faults.c only) ----------------------------
+
+// FPTFARM_FAULT=checkpoint:N:ACTION makes this process's Nth checkpoint save
+// meet ACTION half-way: with the whole checkpoint written to the temporary
+// file, before its fsync and the rename.  ACTION: term (raise SIGTERM: `fptfarm
+// train` stops after the next epoch; farm workers ignore it), kill (SIGKILL)
+// or abort (abort()).  Read once per process; when the variable is unset or
+// names another fault (always, outside the tests) this does nothing.
+static void fault_point_checkpoint(void) {
+    static int parsed, sig;
+    static long at, saves;
+    if (!parsed) {
+        parsed = 1;
+        const char *f = getenv("FPTFARM_FAULT");
+        char act[8];
+        if (f && sscanf(f, "checkpoint:%ld:%7s", &at, act) == 2 && at >= 1)
+            sig = !strcmp(act, "term") ? SIGTERM : !strcmp(act, "kill") ? SIGKILL
+                  : !strcmp(act, "abort") ? SIGABRT : 0;
+    }
+    if (!sig || ++saves != at) return;
+    if (sig == SIGABRT) abort();
+    raise(sig);
+}
+
 // ---- save -----------------------------------------------------------------
 
 int fpt_checkpoint_save(const char *path, const fpt_run_state *st, const fpt_resnet *m,
@@ -247,6 +272,7 @@ int fpt_checkpoint_save(const char *path, const fpt_run_state *st, const fpt_res
         what = "write failed";
         goto fail;
     }
+    fault_point_checkpoint();
     // fsync before rename: otherwise a crash can leave the new name pointing
     // at data that never reached the disk.
     if (fsync(fd) < 0) {

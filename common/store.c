@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,42 @@ int fpt_store_commit(fpt_store *s, fpt_err *err) {
     return 0;
 }
 
+// ---- fault injection (tests/test_faults.c only) --------------------------------
+
+// FPTFARM_FAULT=commit:N:ACTION makes the Nth write transaction that this
+// process commits (counted over all its connections) meet ACTION inside
+// COMMIT, from SQLite's commit hook: after the transaction's statements, before
+// its pages reach the database file.  ACTION: term (raise SIGTERM: the farm's
+// coordinator turns it into an orderly stop; other commands die), kill
+// (SIGKILL) or abort (abort()).  Read once per process; when the variable is
+// unset or names another fault (always, outside the tests) no hook is
+// installed and nothing changes.
+static long fault_commit_at;   // N; 0: no fault
+static int fault_commit_sig;
+
+static void fault_commit_parse(void) {
+    static int parsed;
+    if (parsed) return;
+    parsed = 1;
+    const char *f = getenv("FPTFARM_FAULT");
+    long n;
+    char act[8];
+    if (!f || sscanf(f, "commit:%ld:%7s", &n, act) != 2 || n < 1) return;
+    fault_commit_sig = !strcmp(act, "term") ? SIGTERM : !strcmp(act, "kill") ? SIGKILL
+                       : !strcmp(act, "abort") ? SIGABRT : 0;
+    if (fault_commit_sig) fault_commit_at = n;
+}
+
+static int fault_commit_hook(void *arg) {
+    static long commits;
+    (void)arg;
+    if (++commits == fault_commit_at) {
+        if (fault_commit_sig == SIGABRT) abort();
+        raise(fault_commit_sig);
+    }
+    return 0;   // go on with the commit
+}
+
 // ---- open / close -------------------------------------------------------------
 
 // Runs every statement of sql[0..len).
@@ -278,6 +315,8 @@ int fpt_store_open(fpt_store **out, const char *path, int create, const fpt_stor
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, opt.busy_timeout_ms);
+    fault_commit_parse();
+    if (fault_commit_at) sqlite3_commit_hook(s->db, fault_commit_hook, NULL);
 
     long long v;
     char mode[32];

@@ -126,6 +126,16 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
             }
             r = &out->runs[out->n_runs++];
             last_job = job;
+            // A longer name would be cut, and two protocols that differ only
+            // after the cut merged into one condition without a word.
+            if ((size_t)sqlite3_column_bytes(st, 1) >= sizeof r->protocol) {
+                const int n = sqlite3_column_bytes(st, 1);
+                fpt_fail(err, "%s: job %lld: protocol name '%.40s%s' has %d bytes; the analysis "
+                              "takes names of at most %zu bytes (rename it in the jobs table)",
+                         fpt_store_path(s), (long long)job, sqlite3_column_text(st, 1),
+                         n > 40 ? "..." : "", n, sizeof r->protocol - 1);
+                goto fail;
+            }
             text_col(st, 1, r->protocol, sizeof r->protocol);
             text_col(st, 2, r->timing, sizeof r->timing);
             r->frequency = sqlite3_column_double(st, 3);

@@ -101,7 +101,10 @@ static int finish_job(coord *c, int worker, const msg_finished *f, fpt_err *err)
     const fpt_job_spec *s = c->spec;
     const fpt_run_config *base = &s->base.run;
     if (fpt_store_begin(c->db, err)) return -1;
-    for (int k = 0; k < base->n_targets; k++)
+    // A run that diverged in its first epoch observed nothing: no first
+    // passage, reached or censored (storing one "censored at epoch 0" failed
+    // and aborted the whole farm).
+    for (int k = 0; k < base->n_targets && f->state.epoch >= 1; k++)
         if (fpt_store_first_passage(c->db, f->job_id, base->targets[k], f->state.fpt[k],
                                     f->state.epoch, err))
             goto fail;
