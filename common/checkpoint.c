@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -456,4 +457,13 @@ out:
     free(buf);
     close(fd);   // read-only: a close error cannot lose data
     return rc;
+}
+
+void fpt_checkpoint_remove_temporaries(const char *path) {
+    char pattern[4200];
+    snprintf(pattern, sizeof pattern, "%.4096s.tmp.*", path);
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT | GLOB_NOESCAPE, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+    globfree(&g);
 }

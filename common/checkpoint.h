@@ -55,5 +55,10 @@ int fpt_checkpoint_save(const char *path, const fpt_run_state *st, const fpt_res
 // file and leaves m and opt untouched.
 int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_sgd *opt,
                         fpt_err *err);
+// A save writes "<path>.tmp.<pid>" and renames it over path; a process killed
+// in between leaves that file (as large as a checkpoint) behind.  Removes
+// every such leftover of path; call it only when no other process can be
+// saving to path.
+void fpt_checkpoint_remove_temporaries(const char *path);
 
 #endif

@@ -55,6 +55,14 @@ void fpt_fit_free(fpt_fit *f) {
     memset(f, 0, sizeof *f);
 }
 
+const char *fpt_fit_condition_label(const char *protocol, const char *timing, double frequency,
+                                    char *buf, size_t cap) {
+    if (!strcmp(timing, "none")) snprintf(buf, cap, "%s (unperturbed)", protocol);
+    else if (!strcmp(timing, "geometric")) snprintf(buf, cap, "%s p=%g", protocol, frequency);
+    else snprintf(buf, cap, "%s tau=%g", protocol, frequency);
+    return buf;
+}
+
 const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
                                               const char *timing, double frequency) {
     for (int k = 0; k < f->n_conditions; k++) {
@@ -200,10 +208,10 @@ static void moments(const double *S, int h, double hz, double *m1, double *m2) {
             *m1 = *m2 = NAN;
             return;
         }
-        // sum_{j>=0} q^j = 1/hz,  sum_{j>=0} (2(h+j)+1) q^j = (2h+1)/hz + 2 q/hz^2,  q = 1 - hz
-        double q = 1.0 - hz;
-        a += sh / hz;
-        b += sh * ((2.0 * h + 1.0) / hz + 2.0 * q / (hz * hz));
+        double s1, s2;
+        fpt_geometric_tail_sums(h, hz, &s1, &s2);
+        a += sh * s1;
+        b += sh * s2;
     }
     *m1 = a, *m2 = b;
 }
@@ -255,6 +263,9 @@ typedef struct work {
     // per protocol (parallel to fit->protocols): its reference group, or -1
     int *ref_group;
     double **Sp;        // S_p[0..h] of each protocol
+    // per prediction: its protocol's index, TP_IS_T (restart under geometric
+    // timing: T_p* = T), or -1; resolved once, used by every resample
+    int *pred_proto;
 } work;
 
 static void work_free(work *w) {
@@ -265,6 +276,7 @@ static void work_free(work *w) {
         for (int i = 0; i < w->n_groups; i++) free(w->Sp[i]);
     free(w->Sp);
     free(w->ref_group);
+    free(w->pred_proto);
 }
 
 // Groups the runs into conditions and computes their first passages.
@@ -565,28 +577,50 @@ static int make_predictions(work *w, fpt_fit *f, fpt_err *err) {
     return 0;
 }
 
-static int protocol_of(const fpt_fit *f, const fpt_fit_prediction *x) {
-    for (int p = 0; p < f->n_protocols; p++)
-        if (!strcmp(f->protocols[p].protocol, x->protocol) &&
-            !strcmp(f->protocols[p].timing, x->timing))
-            return p;
-    return -1;
+enum { TP_IS_T = -2 };
+
+// Resolves each prediction's protocol once (names compared here only).
+static int resolve_protocols(work *w, const fpt_fit *f, fpt_err *err) {
+    w->pred_proto = malloc(((size_t)f->n_predictions + 1) * sizeof *w->pred_proto);
+    if (!w->pred_proto) return fpt_fail(err, "fit: out of memory");
+    for (int i = 0; i < f->n_predictions; i++) {
+        const fpt_fit_prediction *x = &f->predictions[i];
+        int code = -1;
+        for (int p = 0; p < f->n_protocols && code < 0; p++)
+            if (!strcmp(f->protocols[p].protocol, x->protocol) &&
+                !strcmp(f->protocols[p].timing, x->timing))
+                code = p;
+        if (x->model == FPT_MODEL_LINEAR && !strcmp(x->protocol, "reset")) code = TP_IS_T;
+        w->pred_proto[i] = code;
+    }
+    return 0;
+}
+
+// The model inputs of prediction i, given a sample's baseline S, moments,
+// and per-protocol <T_p> and S_p.
+static model_in inputs_of(const work *w, int i, const double *S, double m1, double m2,
+                          const double *tp, double *const *Sp) {
+    int code = w->pred_proto[i];
+    double t = code >= 0 ? tp[code] : code == TP_IS_T ? m1 : NAN;
+    return (model_in){S, w->h, m1, m2, t, code >= 0 ? Sp[code] : NULL};
 }
 
 // Predicted values from the full sample, and whether each is in the model's
 // domain (period >= t_rel; for geometric timing a mean wait 1/p >= t_rel).
-static void evaluate(const work *w, fpt_fit *f) {
+static int evaluate(const work *w, fpt_fit *f, fpt_err *err) {
+    double *tp = malloc(((size_t)f->n_protocols + 1) * sizeof *tp);
+    if (!tp) return fpt_fail(err, "fit: out of memory");
+    for (int p = 0; p < f->n_protocols; p++) tp[p] = f->protocols[p].tp_mean;
     for (int i = 0; i < f->n_predictions; i++) {
         fpt_fit_prediction *x = &f->predictions[i];
-        int p = protocol_of(f, x);
-        double tp = p >= 0 ? f->protocols[p].tp_mean : NAN;
-        if (x->model == FPT_MODEL_LINEAR && !strcmp(x->protocol, "reset")) tp = f->mean_t;
-        model_in in = {w->base_S, w->h, f->mean_t, f->mean_t2, tp, p >= 0 ? w->Sp[p] : NULL};
+        model_in in = inputs_of(w, i, w->base_S, f->mean_t, f->mean_t2, tp, w->Sp);
         x->predicted = predict(x->model, x->frequency, &in);
         x->lo = x->hi = NAN;
         x->valid = f->t_rel > 0 && (x->model == FPT_MODEL_LINEAR ? 1.0 / x->frequency >= f->t_rel
                                                                  : x->frequency >= f->t_rel);
     }
+    free(tp);
+    return 0;
 }
 
 // The measured restricted mean (and its interval) beside each prediction at
@@ -664,12 +698,9 @@ static int resample(const work *w, const fpt_fit *f, int b, double *out, int *d,
     }
     for (int p = 0; p < f->n_protocols; p++) out[nc + p] = tpB[p];
     for (int i = 0; i < f->n_predictions; i++) {
-        const fpt_fit_prediction *x = &f->predictions[i];
-        int p = protocol_of(f, x);
-        double tp = p >= 0 ? tpB[p] : NAN;
-        if (x->model == FPT_MODEL_LINEAR && !strcmp(x->protocol, "reset")) tp = m1;
-        model_in in = {S, h, m1, m2, tp, p >= 0 ? SpB[p] : NULL};
-        out[nc + f->n_protocols + i] = predict(x->model, x->frequency, &in);
+        model_in in = inputs_of(w, i, S, m1, m2, tpB, SpB);
+        out[nc + f->n_protocols + i] =
+            predict(f->predictions[i].model, f->predictions[i].frequency, &in);
     }
     return 0;
 }
@@ -797,10 +828,9 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
         free(d), free(c);
     }
     if (references(&w, f, err)) goto fail;
-    if (make_predictions(&w, f, err)) goto fail;
+    if (make_predictions(&w, f, err) || resolve_protocols(&w, f, err)) goto fail;
     f->opt = w.opt;
-    evaluate(&w, f);
-    if (bootstrap(&w, f, err)) goto fail;
+    if (evaluate(&w, f, err) || bootstrap(&w, f, err)) goto fail;
     attach_measured(f);
     work_free(&w);
     return 0;

@@ -6,15 +6,6 @@
 
 #include "fit.h"
 
-// "tau=20" or "p=0.05" or "unperturbed".
-static const char *condition_label(const char *protocol, const char *timing, double freq,
-                                   char *buf, size_t cap) {
-    if (!strcmp(timing, "none")) snprintf(buf, cap, "%s (unperturbed)", protocol);
-    else if (!strcmp(timing, "geometric")) snprintf(buf, cap, "%s p=%g", protocol, freq);
-    else snprintf(buf, cap, "%s tau=%g", protocol, freq);
-    return buf;
-}
-
 // "12.34 [11.0, 13.9]" with "-" for what is not defined.
 static const char *with_ci(double v, double lo, double hi, char *buf, size_t cap) {
     if (isinf(v)) snprintf(buf, cap, "never");
@@ -71,15 +62,14 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
     for (int k = 0; k < f->n_conditions; k++) {
         const fpt_fit_condition *c = &f->conditions[k];
         char name[96], m[64], med[48], acc[16] = "-";
+        fpt_fit_condition_label(c->protocol, c->timing, c->frequency, name, sizeof name);
         if (isfinite(c->final_acc)) snprintf(acc, sizeof acc, "%.2f%%", c->final_acc);
         if (c->runs == 0) {
             fprintf(out, "  %-34s %5d %7s %8s %8d  (every run diverged before the target)\n",
-                    condition_label(c->protocol, c->timing, c->frequency, name, sizeof name), 0,
-                    "-", "-", c->diverged);
+                    name, 0, "-", "-", c->diverged);
             continue;
         }
-        fprintf(out, "  %-34s %5d %7d %8d %8d  %-24s %-16s %9s\n",
-                condition_label(c->protocol, c->timing, c->frequency, name, sizeof name), c->runs,
+        fprintf(out, "  %-34s %5d %7d %8d %8d  %-24s %-16s %9s\n", name, c->runs,
                 c->reached, c->censored, c->diverged,
                 with_ci(c->rm, c->rm_lo, c->rm_hi, m, sizeof m),
                 median_text(c, med, sizeof med), acc);
@@ -197,11 +187,11 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     char name[96], v[64];
     if (bp)
         fprintf(out, "Best predicted (model valid, tau >= t_rel): %s: mean FPT %s epochs.\n",
-                condition_label(bp->protocol, bp->timing, bp->frequency, name, sizeof name),
+                fpt_fit_condition_label(bp->protocol, bp->timing, bp->frequency, name, sizeof name),
                 with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v));
     if (bm)
         fprintf(out, "Best measured: %s: mean FPT %s epochs (%d runs).\n",
-                condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),
+                fpt_fit_condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),
                 with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v), bm->runs);
     if (!b) return;
     double best = INFINITY;
@@ -221,7 +211,7 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     double freq = use_measured ? bm->frequency : bp->frequency;
     fprintf(out, "Recommendation: %s, mean FPT %s epochs (%s) against %.2f unperturbed (%.1fx "
                  "faster).\n",
-            condition_label(proto, timing, freq, name, sizeof name),
+            fpt_fit_condition_label(proto, timing, freq, name, sizeof name),
             use_measured ? with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v)
                          : with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v),
             bp_name, b->rm, b->rm / best);

@@ -307,15 +307,6 @@ static void band_series(series *s, const fpt_fit_condition *c) {
     if (have) s_add(s, last, NAN, plo, phi);
 }
 
-static void cond_label(char *buf, size_t n, const fpt_fit_condition *c) {
-    if (strcmp(c->timing, "periodic") == 0)
-        snprintf(buf, n, "%s tau=%g", c->protocol, c->frequency);
-    else if (strcmp(c->timing, "geometric") == 0)
-        snprintf(buf, n, "%s p=%g", c->protocol, c->frequency);
-    else
-        snprintf(buf, n, "%s %s %g", c->protocol, c->timing, c->frequency);
-}
-
 // Perturbation rate of a condition: 1/tau for periodic, p otherwise.
 static double rate(const fpt_fit_condition *c) {
     if (strcmp(c->timing, "periodic") == 0) return c->frequency > 0 ? 1.0 / c->frequency : 0;
@@ -403,7 +394,7 @@ static int fig_survival(FILE *f, const fpt_fit *fit, series *s, int *next_id, co
             snprintf(style, sizeof style, "using 1:2 with steps lc rgb '#%06x' lw 1.5%s",
                      ramp(fam, 0.15 + 0.85 * u), dashed ? " dt 2" : "");
             step_series(s, d);
-            cond_label(label, sizeof label, d);
+            fpt_fit_condition_label(d->protocol, d->timing, d->frequency, label, sizeof label);
             plot_block(&g, s, 2, style, label);
             bound = rate(d), bound_idx = best, rank++;
         }

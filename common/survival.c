@@ -160,15 +160,22 @@ int fpt_tail_fit(const int *time, const int *event, size_t n, int t0, fpt_tail *
     return 0;
 }
 
-double fpt_km_extrapolated_mean(const fpt_km *km, int horizon, const fpt_tail *tail) {
-    if (horizon < 0 || !(tail->h > 0.0 && tail->h <= 1.0)) return NAN;
-    return fpt_km_restricted_mean(km, horizon) + fpt_km_survival(km, horizon) / tail->h;
+void fpt_geometric_tail_sums(int horizon, double h, double *s1, double *s2) {
+    const double q = 1.0 - h;
+    *s1 = 1.0 / h;
+    *s2 = (2.0 * horizon + 1.0) / h + 2.0 * q / (h * h);
 }
 
+double fpt_km_extrapolated_mean(const fpt_km *km, int horizon, const fpt_tail *tail) {
+    if (horizon < 0 || !(tail->h > 0.0 && tail->h <= 1.0)) return NAN;
+    double s1, s2;
+    fpt_geometric_tail_sums(horizon, tail->h, &s1, &s2);
+    return fpt_km_restricted_mean(km, horizon) + fpt_km_survival(km, horizon) * s1;
+}
 double fpt_km_extrapolated_second_moment(const fpt_km *km, int horizon, const fpt_tail *tail) {
     if (horizon < 0 || !(tail->h > 0.0 && tail->h <= 1.0)) return NAN;
-    const double h = tail->h, q = 1.0 - h;
-    double m2 = 0.0;
+    double s1, s2, m2 = 0.0;
+    fpt_geometric_tail_sums(horizon, tail->h, &s1, &s2);
     for (int t = 0; t < horizon; t++) m2 += (2.0 * t + 1.0) * fpt_km_survival(km, t);
-    return m2 + fpt_km_survival(km, horizon) * ((2.0 * horizon + 1.0) / h + 2.0 * q / (h * h));
+    return m2 + fpt_km_survival(km, horizon) * s2;
 }

@@ -85,6 +85,12 @@ int fpt_tail_fit(const int *time, const int *event, size_t n, int t0, fpt_tail *
 // t >= horizon, summed exactly:
 //   <T> = sum_{t<horizon} S_KM(t) + S_KM(horizon) / h          (epochs)
 // NAN when horizon < 0 or h is not in (0, 1].
+// The geometric tail's sums beyond the horizon, per unit of S(horizon), for
+// S(t) = S(horizon) q^(t - horizon), q = 1 - h:
+//   *s1 = sum_{j>=0} q^j = 1/h                          (its part of E[T])
+//   *s2 = sum_{j>=0} (2(horizon+j)+1) q^j
+//       = (2 horizon + 1)/h + 2 q/h^2                   (its part of E[T^2])
+void fpt_geometric_tail_sums(int horizon, double h, double *s1, double *s2);
 double fpt_km_extrapolated_mean(const fpt_km *km, int horizon, const fpt_tail *tail);
 // The second moment likewise, E[T^2] = sum_{t>=0} (2t+1) S(t), with the tail
 //   sum_{t>=H} (2t+1) S(H) q^(t-H) = S(H) ((2H+1)/h + 2q/h^2),  q = 1 - h

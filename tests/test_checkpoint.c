@@ -659,3 +659,26 @@ Test(checkpoint_state, absurd_fields_rejected_despite_valid_hash) {
     free(c);
     free_net(&n);
 }
+
+// Leftovers of a save killed before its rename ("<path>.tmp.<pid>") are
+// removed; the checkpoint itself and other files are not.
+Test(checkpoint_atomic, leftover_temporaries_removed) {
+    char path[128], f[200];
+    snprintf(path, sizeof path, "%s/job-7.ckpt", g_dir);
+    static const char *const names[] = {"job-7.ckpt", "job-7.ckpt.tmp.123", "job-7.ckpt.tmp.4567",
+                                        "job-70.ckpt.tmp.1", "job-7.ckpt.bak"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(f, sizeof f, "%s/%s", g_dir, names[i]);
+        FILE *fp = fopen(f, "w");
+        cr_assert_not_null(fp);
+        fputs("x", fp);
+        fclose(fp);
+    }
+    fpt_checkpoint_remove_temporaries(path);
+    static const int kept[5] = {1, 0, 0, 1, 1};
+    for (int i = 0; i < 5; i++) {
+        snprintf(f, sizeof f, "%s/%s", g_dir, names[i]);
+        cr_expect_eq(access(f, F_OK) == 0, kept[i], "%s %s", names[i],
+                     kept[i] ? "removed" : "left");
+    }
+}

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_env.h"
+
 static char dir[] = "/tmp/fpt_farm_XXXXXX";
 static const char *bin = "build/fptfarm";
 
@@ -20,16 +22,7 @@ static void setup(void) {
     cr_assert_not_null(mkdtemp(dir));
     if (getenv("FPTFARM")) bin = getenv("FPTFARM");   // make test-asan: build-asan/fptfarm
     cr_assert_eq(access(bin, X_OK), 0, "%s not built", bin);
-    // Under ASan, LeakSanitizer would report Open MPI's own allocations at
-    // exit (and turn them into a non-zero exit code) in the MPI ranks.
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-    // Open MPI as root, no network transports, its temporary files in here.
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_btl", "self,vader", 1);
-    setenv("OMPI_MCA_orte_tmpdir_base", dir, 1);
-    setenv("OMPI_MCA_btl_vader_backing_directory", dir, 1);
-    setenv("OMP_NUM_THREADS", "1", 1);
+    test_mpi_env(dir);
 }
 
 static void teardown(void) {

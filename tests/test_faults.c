@@ -56,6 +56,7 @@
 #include "dataset.h"
 #include "resnet.h"
 #include "sgd.h"
+#include "test_env.h"
 #include "tmpdir.h"
 
 // ---- fixture -------------------------------------------------------------------
@@ -73,16 +74,7 @@ static void setup(void) {
     const char *bin = getenv("FPTFARM") ? getenv("FPTFARM") : "build/fptfarm";
     cr_assert_not_null(realpath(bin, g_bin), "%s not built", bin);
     cr_assert_eq(access(g_bin, X_OK), 0, "%s not built", g_bin);
-    // Under ASan, LeakSanitizer would report Open MPI's own allocations.
-    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-    // Open MPI as root, no network transports, its temporary files in here.
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    setenv("OMPI_MCA_btl", "self,vader", 1);
-    setenv("OMPI_MCA_orte_tmpdir_base", g_dir, 1);
-    setenv("OMPI_MCA_btl_vader_backing_directory", g_dir, 1);
-    setenv("OMP_NUM_THREADS", "1", 1);
-    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    test_mpi_env(g_dir);
     unsetenv("FPTFARM_FAULT");
     g_cmds = 0;
     g_n_mounts = 0;

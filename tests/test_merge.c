@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "test_env.h"
 #include "tmpdir.h"
 
 // ---- fixture -----------------------------------------------------------------
@@ -685,35 +686,9 @@ Test(merge, corrupt_input_rolls_everything_back) {
     expect_no_journal(at("out.db"));
 }
 
-// A database at schema version 1 (results/schema.sql's version-1 section, run
-// by sqlite3 itself), with data, as tests/test_store.c makes it.
-static void make_v1_database(const char *path) {
-    FILE *f = fopen("results/schema.sql", "rb");
-    cr_assert_not_null(f, "results/schema.sql (tests run from the project root)");
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *cut = strstr(buf, "-- ==== version 2:");
-    cr_assert_not_null(cut);
-    *cut = '\0';
-    sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    char *err = NULL;
-    cr_assert_eq(sqlite3_exec(db, buf, NULL, NULL, &err), SQLITE_OK, "%s", err ? err : "");
-    raw_exec(db, "PRAGMA user_version = 1");
-    raw_exec(db, "INSERT INTO experiments (name, spec_text, spec_hash, source) "
-                 "VALUES ('old', 'spec', 'h', 'farm')");
-    raw_exec(db, "INSERT INTO jobs (experiment_id, protocol, timing, frequency, seed, state) "
-                 "VALUES (1, 'none', 'none', 0, 7, 'done')");
-    raw_exec(db, "INSERT INTO epochs (job_id, epoch, test_acc) VALUES (1, 1, 41.5), (1, 2, 60.25)");
-    raw_exec(db, "INSERT INTO first_passages (job_id, target, epoch, censored_at) "
-                 "VALUES (1, 50, 2, NULL)");
-    sqlite3_close(db);
-}
 
 Test(merge, older_schema_input_merges_and_is_not_modified) {
-    make_v1_database(at("v1.db"));
+    test_make_v1_database(at("v1.db"));
     uint64_t before = file_hash(at("v1.db"));
     // A current database of the same experiment (spec hash 'h') with another job.
     fpt_store *s = open_store(at("v2.db"));

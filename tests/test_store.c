@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "test_env.h"
 #include "tmpdir.h"
 
 // ---- fixture ---------------------------------------------------------------
@@ -148,24 +149,9 @@ Test(store_schema, library_schema_is_the_file) {
     assert_contains(file, first);
 }
 
-// A database written by fptfarm's schema version 1 (the file's version-1
-// section, run by sqlite3 itself), with data in it.
-static void make_v1_database(const char *path) {
-    sqlite3 *db = raw_open(path);
-    char *err = NULL;
-    cr_assert_eq(sqlite3_exec(db, schema_file_until("-- ==== version 2:"), NULL, NULL, &err),
-                 SQLITE_OK, "%s", err ? err : "");
-    raw_exec(db, "PRAGMA user_version = 1");
-    raw_exec(db, "INSERT INTO experiments (name, spec_text, spec_hash, source) "
-                 "VALUES ('old', 'spec', 'h', 'farm')");
-    raw_exec(db, "INSERT INTO jobs (experiment_id, protocol, timing, frequency, seed, state) "
-                 "VALUES (1, 'none', 'none', 0, 7, 'done')");
-    raw_exec(db, "INSERT INTO epochs (job_id, epoch, test_acc) VALUES (1, 1, 41.5), (1, 2, 60.25)");
-    sqlite3_close(db);
-}
 
 Test(store_schema, version_1_is_upgraded_in_place) {
-    make_v1_database(g_db);
+    test_make_v1_database(g_db);
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM sqlite_schema WHERE name = 'fits'"), 0);
     fpt_store_close(open_store(g_db));
     cr_assert_eq(count_in(g_db, "PRAGMA user_version"), FPT_STORE_SCHEMA_VERSION);
@@ -187,7 +173,7 @@ Test(store_schema, version_1_is_upgraded_in_place) {
 }
 
 Test(store_schema, failed_upgrade_leaves_version_1) {
-    make_v1_database(g_db);
+    test_make_v1_database(g_db);
     sqlite3 *db = raw_open(g_db);
     raw_exec(db, "CREATE TABLE fit_ks (x)");   // the upgrade's CREATE TABLE will fail
     sqlite3_close(db);

@@ -4,7 +4,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <glob.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "blas_setup.h"
+#include "checkpoint.h"
 #include "farm_proto.h"
 #include "first_passage.h"
 
@@ -47,19 +47,6 @@ static void noop_job(const fpt_run_config *cfg, int64_t job_id, msg_finished *fi
         }
     }
     fin->outcome = FPT_RUN_COMPLETED;
-}
-
-// A worker killed while saving leaves its temporary checkpoint
-// ("<path>.tmp.<pid>", checkpoint.c) behind, as large as a checkpoint.  The
-// job is this worker's now and every earlier worker is gone (the campaign
-// was restarted), so they can go.
-static void remove_stale_temporaries(const char *path) {
-    char pattern[1500];
-    snprintf(pattern, sizeof pattern, "%s.tmp.*", path);
-    glob_t g;
-    if (glob(pattern, GLOB_NOSORT | GLOB_NOESCAPE, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
-    globfree(&g);
 }
 
 int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_err *err) {
@@ -99,7 +86,9 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
         snprintf(path, sizeof path, "%s/job-%lld.ckpt", ckpt_dir, (long long)job.job_id);
         cfg.checkpoint_path = path;
         cfg.checkpoint_every = 1;
-        remove_stale_temporaries(path);
+        // Every earlier worker is gone (the campaign was restarted): what
+        // they were saving for this job is now this worker's to clear.
+        fpt_checkpoint_remove_temporaries(path);
 
         epoch_ctx ctx = {job.job_id};
         msg_finished fin = {.job_id = job.job_id};
