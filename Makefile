@@ -104,7 +104,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan bench demo clean install uninstall
+.PHONY: all test test-asan bench demo demo-adaptive clean install uninstall
 all: $(BUILD)/fptfarm $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
@@ -161,6 +161,7 @@ bench: $(BENCH_BIN) $(BUILD)/fptfarm
 # which explains what 8 runs are too few for.  (2) The analysis on real data:
 # the study's 2992 published runs (tests/data) imported, fitted at 72% with
 # the reference period 20, reported, and drawn into results/meir2025-figures/.
+# (3) demo-adaptive, below.
 MPIRUN ?= mpirun
 MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 demo: $(BUILD)/fptfarm
@@ -177,6 +178,20 @@ demo: $(BUILD)/fptfarm
 	  --name meir2025 --target 72
 	$(BUILD)/fptfarm fit results/meir2025.db --reference 20
 	$(BUILD)/fptfarm plot results/meir2025.db
+	$(MAKE) --no-print-directory demo-adaptive
+
+# (3) An adaptive campaign on the study's data (jobs/demo-adaptive.ini): jobs
+# replay recorded runs instead of training; the response model chooses them.
+demo-adaptive: $(BUILD)/fptfarm
+	@mkdir -p results
+	test -f results/meir2025-cifar10_traces.csv || \
+	  xz -dc tests/data/meir2025-cifar10_traces.csv.xz > results/meir2025-cifar10_traces.csv
+	rm -rf results/demo-adaptive.db results/demo-adaptive.db.ckpt
+	OMPI_MCA_btl=self,vader $(MPIRUN) $(MPIRUN_ROOT) --oversubscribe -n 3 \
+	  $(BUILD)/fptfarm run jobs/demo-adaptive.ini --db results/demo-adaptive.db
+	sqlite3 -header -column results/demo-adaptive.db \
+	  "SELECT phase, stopped, protocol, frequency, round(estimate, 2) AS mean_fpt, \
+	          runs_used, sweep_runs FROM campaign_summary"
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the program, and in
 # share/fptfarm the schema, example queries, example specs and the Slurm

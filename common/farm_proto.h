@@ -11,6 +11,11 @@
 //   worker -> coordinator   TAG_FINISHED  msg_finished  run ended (completed,
 //                                                       reached, diverged)
 //   worker -> coordinator   TAG_STOPPED   msg_finished  checkpointed on request
+//   worker -> coordinator   TAG_RECORDS   msg_records + n fpt_epoch_record
+//                                                       a whole untrained job's
+//                                                       records ([synthetic],
+//                                                       [replay]): one commit,
+//                                                       one ACK
 //
 // The worker waits for the ACK of each epoch record before it writes that
 // epoch's checkpoint, so a checkpoint is never ahead of the database: after
@@ -26,12 +31,14 @@
 
 enum {
     TAG_REQUEST = 1, TAG_JOB, TAG_NO_MORE, TAG_EPOCH, TAG_ACK, TAG_FINISHED, TAG_STOPPED,
+    TAG_RECORDS,
 };
 
 typedef struct msg_request { char host[64]; } msg_request;
 typedef struct msg_job { int64_t job_id; int64_t job_index; } msg_job;
 typedef struct msg_epoch { int64_t job_id; fpt_epoch_record rec; } msg_epoch;
 typedef struct msg_ack { int32_t stop; } msg_ack;
+typedef struct msg_records { int64_t job_id; int32_t n, pad; } msg_records;   // + n records
 typedef struct msg_finished {
     int64_t job_id;
     int32_t outcome;          // fpt_run_outcome

@@ -12,22 +12,76 @@
 #include "hash.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <ctype.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { SEC_EXPERIMENT, SEC_NONE, SEC_RESET, SEC_PARTIAL, SEC_SHRINK, SEC_WARM, N_SEC };
+enum {
+    SEC_EXPERIMENT, SEC_NONE, SEC_RESET, SEC_PARTIAL, SEC_SHRINK, SEC_WARM,   // protocols: 1..5
+    SEC_CAMPAIGN, SEC_SYNTHETIC, SEC_REPLAY,   // settings sections (aux_keys below)
+    N_SEC
+};
 static const char *const section_names[N_SEC] = {
-    "experiment", "none", "reset", "partial_reset", "shrink_perturb", "warm_restart"};
-#define SECTION_LIST "experiment, none, reset, partial_reset, shrink_perturb, warm_restart"
+    "experiment",   "none",     "reset",     "partial_reset", "shrink_perturb",
+    "warm_restart", "campaign", "synthetic", "replay"};
+#define SECTION_LIST                                                                          \
+    "experiment, none, reset, partial_reset, shrink_perturb, warm_restart, campaign, "        \
+    "synthetic, replay"
+static int is_protocol_section(int sec) { return sec >= SEC_NONE && sec <= SEC_WARM; }
 // Section i > 0 is protocol kind i - 1.
 static fpt_protocol_kind kind_of(int sec) { return (fpt_protocol_kind)(sec - 1); }
 
 // Keys of the protocol sections beyond timing/periods/probabilities.
 static const char *const proto_params[N_SEC][3] = {
     [SEC_PARTIAL] = {"fraction"}, [SEC_SHRINK] = {"shrink", "sigma"}};
+
+// Keys of the settings sections: each sets one field of fpt_job_spec.
+typedef enum { AUX_DOUBLE, AUX_LONG, AUX_INT, AUX_MODE, AUX_PATH } aux_type;
+typedef struct aux_key {
+    int sec;
+    const char *name;
+    aux_type type;
+    double lo, hi;   // accepted range, inclusive (numbers)
+    size_t off;      // of the field in fpt_job_spec
+} aux_key;
+#define F(field) offsetof(fpt_job_spec, field)
+static const aux_key aux_keys[] = {
+    {SEC_CAMPAIGN, "mode", AUX_MODE, 0, 0, F(campaign.adaptive)},
+    {SEC_CAMPAIGN, "budget_runs", AUX_LONG, 1, 1e9, F(campaign.budget_runs)},
+    {SEC_CAMPAIGN, "budget_epochs", AUX_LONG, 1, 1e15, F(campaign.budget_epochs)},
+    {SEC_CAMPAIGN, "precision", AUX_DOUBLE, 1e-3, 1, F(campaign.precision)},
+    {SEC_CAMPAIGN, "baseline_share", AUX_DOUBLE, 0.01, 0.9, F(campaign.baseline_share)},
+    {SEC_CAMPAIGN, "reference_share", AUX_DOUBLE, 0.01, 0.9, F(campaign.reference_share)},
+    {SEC_CAMPAIGN, "confirm", AUX_INT, 1, 20, F(campaign.confirm)},
+    {SEC_CAMPAIGN, "tolerance", AUX_DOUBLE, 0, 0.5, F(campaign.tolerance)},
+    {SEC_CAMPAIGN, "batch", AUX_INT, 1, 100000, F(campaign.batch)},
+    {SEC_CAMPAIGN, "min_runs", AUX_INT, 2, 100000, F(campaign.min_runs)},
+    {SEC_SYNTHETIC, "burn_in", AUX_INT, 1, 100000, F(law.burn_in)},
+    {SEC_SYNTHETIC, "fast_share", AUX_DOUBLE, 0, 1, F(law.fast_share)},
+    {SEC_SYNTHETIC, "fast_hazard", AUX_DOUBLE, 0, 1, F(law.fast_hazard)},
+    {SEC_SYNTHETIC, "slow_hazard", AUX_DOUBLE, 0, 1, F(law.slow_hazard)},
+    {SEC_SYNTHETIC, "after_partial_reset", AUX_DOUBLE, 0, 1,
+     F(law.after[FPT_PROTO_PARTIAL_RESET])},
+    {SEC_SYNTHETIC, "after_shrink_perturb", AUX_DOUBLE, 0, 1,
+     F(law.after[FPT_PROTO_SHRINK_PERTURB])},
+    {SEC_SYNTHETIC, "after_warm_restart", AUX_DOUBLE, 0, 1,
+     F(law.after[FPT_PROTO_WARM_RESTART])},
+    {SEC_REPLAY, "data", AUX_PATH, 0, 0, F(replay_path)},
+};
+#undef F
+#define N_AUX (sizeof aux_keys / sizeof aux_keys[0])
+
+const fpt_campaign_spec fpt_campaign_spec_default = {
+    .adaptive = 0, .precision = 0.1, .baseline_share = 0.3, .reference_share = 0.3,
+    .confirm = 3, .tolerance = 0.05, .batch = 20, .min_runs = 10,
+};
+
+const char *fpt_engine_name(fpt_engine e) {
+    return e == FPT_ENGINE_SYNTHETIC ? "synthetic" : e == FPT_ENGINE_REPLAY ? "replay" : "train";
+}
 
 #define MAX_KEYS 64
 #define MAX_RANGES 128
@@ -306,6 +360,57 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
                 expected, hint);
 }
 
+static const aux_key *aux_find(int sec, const char *key) {
+    for (size_t i = 0; i < N_AUX; i++)
+        if (aux_keys[i].sec == sec && !strcmp(aux_keys[i].name, key)) return &aux_keys[i];
+    return NULL;
+}
+
+static int on_aux_key(ctx *c, int sec, const char *key, const char *value, int line) {
+    const aux_key *k = aux_find(sec, key);
+    if (!k) {
+        char expected[400];
+        size_t n = 0;
+        expected[0] = 0;
+        for (size_t i = 0; i < N_AUX; i++)
+            if (aux_keys[i].sec == sec && n < sizeof expected)
+                n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s", n ? ", " : "",
+                                      aux_keys[i].name);
+        return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)", key, section_names[sec],
+                    expected);
+    }
+    char *field = (char *)c->s + k->off;
+    switch (k->type) {
+    case AUX_MODE:
+        if (!strcmp(value, "sweep")) *(int *)field = 0;
+        else if (!strcmp(value, "adaptive")) *(int *)field = 1;
+        else return FAIL(c, line, "mode: '%s' is not a mode (expected: sweep, adaptive)", value);
+        return 1;
+    case AUX_PATH: {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof c->s->replay_path)
+            return FAIL(c, line, "%s: expected a file path of 1..%zu characters", key,
+                        sizeof c->s->replay_path - 1);
+        memcpy(field, value, n + 1);
+        return 1;
+    }
+    default: {
+        char *end;
+        errno = 0;
+        double d = strtod(value, &end);
+        int ok = !errno && end != value && !*end && d >= k->lo && d <= k->hi;
+        if (ok && k->type != AUX_DOUBLE) ok = d == (double)(long long)d;
+        if (!ok)
+            return FAIL(c, line, "%s: '%s' is not %s in %g..%g", key, value,
+                        k->type == AUX_DOUBLE ? "a number" : "an integer", k->lo, k->hi);
+        if (k->type == AUX_DOUBLE) *(double *)field = d;
+        else if (k->type == AUX_LONG) *(long *)field = (long)d;
+        else *(int *)field = (int)d;
+        return 1;
+    }
+    }
+}
+
 static int on_key(void *user, const char *section_name, const char *name, const char *value) {
     (void)section_name;   // c->cur, from the reader, is the same section
     ctx *c = user;
@@ -318,15 +423,18 @@ static int on_key(void *user, const char *section_name, const char *name, const 
     if (n >= sizeof key) return FAIL(c, line, "unknown key '%.60s' in [%s]", name,
                                      section_names[c->cur]);
     for (size_t i = 0; i <= n; i++) key[i] = name[i] == '-' ? '_' : name[i];
-    const char *canon = fpt_train_spec_canonical(key);
+    const char *canon = is_protocol_section(c->cur) || c->cur == SEC_EXPERIMENT
+                            ? fpt_train_spec_canonical(key)
+                            : NULL;
     if (canon) snprintf(key, sizeof key, "%s", canon);
     section *S = &c->sec[c->cur];
     for (int k = 0; k < S->n_keys; k++)
         if (!strcmp(S->keys[k].name, key))
             return FAIL(c, line, "'%s' is set twice in [%s] (first on line %d)", key,
                         section_names[c->cur], S->keys[k].line);
-    int ok = c->cur == SEC_EXPERIMENT ? on_experiment_key(c, key, value, line)
-                                      : on_protocol_key(c, c->cur, key, value, line);
+    int ok = c->cur == SEC_EXPERIMENT        ? on_experiment_key(c, key, value, line)
+             : is_protocol_section(c->cur) ? on_protocol_key(c, c->cur, key, value, line)
+                                           : on_aux_key(c, c->cur, key, value, line);
     if (ok && S->n_keys < MAX_KEYS) {
         snprintf(S->keys[S->n_keys].name, sizeof S->keys[0].name, "%s", key);
         S->keys[S->n_keys++].line = line;
@@ -346,7 +454,7 @@ static void open_section(ctx *c, const char *name) {
             }
             c->sec[i].present = 1;
             c->sec[i].line = c->lineno;
-            if (i != SEC_EXPERIMENT) c->order[c->n_order++] = i;
+            if (is_protocol_section(i)) c->order[c->n_order++] = i;
             c->cur = i;
             return;
         }
@@ -480,6 +588,61 @@ static int build_protocols(ctx *c) {
     return 0;
 }
 
+#define E_LINE(c) ((c)->sec[SEC_EXPERIMENT].line)
+
+// [campaign], [synthetic] and [replay]: what can only be checked whole.
+static int check_settings(ctx *c) {
+    fpt_job_spec *s = c->s;
+    const section *C = &c->sec[SEC_CAMPAIGN], *Y = &c->sec[SEC_SYNTHETIC], *R = &c->sec[SEC_REPLAY];
+    if (Y->present && R->present)
+        return FAIL(c, R->line, "[replay] and [synthetic] (line %d) both choose what a job does: "
+                                "keep one", Y->line), -1;
+    if (Y->present) {
+        s->engine = FPT_ENGINE_SYNTHETIC;
+        if (fpt_synth_law_check(&s->law, c->err)) return fail_here(c, Y->line), -1;
+    }
+    if (R->present) {
+        s->engine = FPT_ENGINE_REPLAY;
+        if (!s->replay_path[0])
+            return FAIL(c, R->line, "[replay] needs 'data = FILE' (a trace table: "
+                                    "protocol,period,seed,epoch,test_acc)"), -1;
+        for (int i = 0; i < s->n_protocols; i++)
+            if (s->protocols[i].protocol.kind != FPT_PROTO_NONE &&
+                s->protocols[i].protocol.timing != FPT_TIMING_PERIODIC)
+                return FAIL(c, s->protocols[i].line, "[%s]: recorded runs are periodic; [replay] "
+                            "cannot replay timing = geometric",
+                            fpt_protocol_name(s->protocols[i].protocol.kind)), -1;
+    }
+    fpt_campaign_spec *K = &s->campaign;
+    K->line = C->present ? C->line : 0;
+    if (!K->adaptive) {
+        if (K->budget_runs || K->budget_epochs)
+            return FAIL(c, C->line, "[campaign]: a budget applies to mode = adaptive (a sweep runs "
+                                    "every job)"), -1;
+        return 0;
+    }
+    if (!K->budget_runs == !K->budget_epochs)
+        return FAIL(c, C->line, "[campaign] mode = adaptive needs one budget: budget_runs = N or "
+                                "budget_epochs = N"), -1;
+    int baseline = 0, perturbing = 0;
+    for (int i = 0; i < s->n_protocols; i++)
+        if (s->protocols[i].protocol.kind == FPT_PROTO_NONE) baseline = 1;
+        else perturbing = 1;
+    if (!baseline || !perturbing)
+        return FAIL(c, C->line, "[campaign] mode = adaptive needs a [none] section (the "
+                                "baselines) and at least one perturbing protocol (the "
+                                "candidates)"), -1;
+    if (K->baseline_share + K->reference_share >= 1)
+        return FAIL(c, C->line, "[campaign]: baseline_share + reference_share = %g leaves "
+                                "nothing to confirm with (must be < 1)",
+                    K->baseline_share + K->reference_share), -1;
+    if (s->n_seeds < (size_t)K->min_runs)
+        return FAIL(c, E_LINE(c), "seeds: an adaptive campaign draws a condition's runs from the "
+                                  "seed list; %zu seeds are fewer than min_runs = %d",
+                    s->n_seeds, K->min_runs), -1;
+    return 0;
+}
+
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -491,6 +654,27 @@ static void put_seeds(FILE *f, const fpt_job_spec *s) {
         fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)s->seeds[i]);
         if (j > i) fprintf(f, "-%llu", (unsigned long long)s->seeds[j]);
         i = j + 1;
+    }
+}
+
+// The shortest %g form that reads back as exactly v.
+static void put_double(FILE *f, double v) {
+    char one[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(one, sizeof one, "%.*g", prec, v);
+        if (strtod(one, NULL) == v) break;
+    }
+    fputs(one, f);
+}
+
+static void put_aux(FILE *m, const fpt_job_spec *s, const aux_key *k) {
+    const char *field = (const char *)s + k->off;
+    switch (k->type) {
+    case AUX_MODE: fputs(*(const int *)field ? "adaptive" : "sweep", m); break;
+    case AUX_PATH: fputs(field, m); break;
+    case AUX_DOUBLE: put_double(m, *(const double *)field); break;
+    case AUX_LONG: fprintf(m, "%ld", *(const long *)field); break;
+    case AUX_INT: fprintf(m, "%d", *(const int *)field); break;
     }
 }
 
@@ -513,13 +697,11 @@ static int put_section(ctx *c, FILE *f, int sec) {
             int np = key[1] == 'e' ? S->n_periods : S->n_probs;
             const double *v = key[1] == 'e' ? S->periods : S->probs;
             for (int i = 0; i < np; i++) {
-                char one[40];
-                for (int prec = 15; prec <= 17; prec++) {   // shortest exact form
-                    snprintf(one, sizeof one, "%.*g", prec, v[i]);
-                    if (strtod(one, NULL) == v[i]) break;
-                }
-                fprintf(m, "%s%s", i ? "," : "", one);
+                if (i) fputc(',', m);
+                put_double(m, v[i]);
             }
+        } else if (aux_find(sec, key)) {
+            put_aux(m, c->s, aux_find(sec, key));
         } else {
             char val[1100];
             if (fpt_train_spec_format(sec == SEC_EXPERIMENT ? &c->s->base : &c->params, key, val,
@@ -547,6 +729,10 @@ static int build_canonical(ctx *c) {
     fputs("fptfarm-job-spec v1\n", f);
     int rc = put_section(c, f, SEC_EXPERIMENT);
     for (int i = 0; i < c->n_order && !rc; i++) rc = put_section(c, f, c->order[i]);
+    // Settings sections last, and only when present: specs written before
+    // they existed keep their hash.
+    for (int sec = SEC_CAMPAIGN; sec < N_SEC && !rc; sec++)
+        if (c->sec[sec].present) rc = put_section(c, f, sec);
     fclose(f);
     if (rc) return -1;
     s->hash = fpt_fnv1a(FPT_FNV1A_INIT, s->canonical, strlen(s->canonical));
@@ -608,6 +794,7 @@ static int finish(ctx *c) {
                                          s->protocols[p].protocol.timing,
                                          s->protocols[p].freqs[f], s->seeds[i], p};
     fpt_train_spec_finish(&s->base);
+    if (check_settings(c)) return -1;
     return build_canonical(c);
 }
 
@@ -616,6 +803,8 @@ int fpt_job_spec_parse(fpt_job_spec *s, const char *text, size_t len, const char
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
     fpt_train_spec_defaults(&s->base);
+    s->campaign = fpt_campaign_spec_default;
+    s->law = fpt_synth_law_default;
     if (memchr(text, 0, len)) return fpt_fail(err, "%s: contains a NUL byte (not a text file)", path);
     s->text = malloc(len + 1);
     ctx *c = calloc(1, sizeof *c);

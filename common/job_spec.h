@@ -22,6 +22,28 @@
 //   [warm_restart]            plus the protocol's own parameters:
 //                               partial_reset: fraction; shrink_perturb:
 //                               shrink, sigma (eta_min is an [experiment] key)
+//   [campaign]                optional: how the jobs are run (campaign.h)
+//     mode = sweep            every job of the grid (default)
+//          | adaptive         the response model chooses which jobs to run:
+//                             the grid above is the set of candidates
+//     budget_runs = 300       adaptive: exactly one of the two budgets
+//     budget_epochs = 60000
+//     precision = 0.1         relative half-width of the 95% intervals sought
+//     baseline_share = 0.3    most of the budget spent on baselines
+//     reference_share = 0.3   ... and on the reference periods (all protocols)
+//     confirm = 3             candidates confirmed by measurement
+//     tolerance = 0.05        "settled": no rival can be more than 5% faster
+//     batch = 20              runs per decision
+//     min_runs = 10           fewest runs before a condition is estimated
+//   [synthetic]               optional: jobs draw their traces from a known
+//                             first-passage law instead of training
+//                             (synth_law.h); keys burn_in, fast_share,
+//                             fast_hazard, slow_hazard, after_partial_reset,
+//                             after_shrink_perturb, after_warm_restart
+//   [replay]                  optional: jobs replay recorded runs (replay.h);
+//     data = traces.csv       the trace table, relative to the working
+//                             directory
+//   At most one of [synthetic] and [replay].
 //   At least one protocol section; each section at most once; a perturbing
 //   protocol needs the list matching its timing (and not the other one).
 //   Keys accept '-' for '_'.  Indented (continuation) lines are refused, and
@@ -55,6 +77,7 @@
 #include "error.h"
 #include "protocol.h"
 #include "run.h"
+#include "synth_law.h"
 #include "train_spec.h"
 
 #define FPT_JOB_MAX_JOBS 1000000   // protocols x frequencies x seeds
@@ -78,6 +101,32 @@ typedef struct fpt_job_protocol {
     int line;                         // of the section header
 } fpt_job_protocol;
 
+// What a job does.
+typedef enum fpt_engine {
+    FPT_ENGINE_TRAIN,       // trains the network (the default)
+    FPT_ENGINE_SYNTHETIC,   // samples the [synthetic] law: no training, no data
+    FPT_ENGINE_REPLAY,      // replays a recorded run from [replay] data
+} fpt_engine;
+
+const char *fpt_engine_name(fpt_engine e);   // "train", "synthetic", "replay"
+
+// The [campaign] section (defaults: fpt_campaign_spec_default).
+typedef struct fpt_campaign_spec {
+    int adaptive;            // 0: sweep every job; 1: adaptive
+    long budget_runs;        // runs; 0 = not set
+    long budget_epochs;      // epochs trained; 0 = not set
+    double precision;        // relative half-width of 95% intervals sought
+    double baseline_share;   // of the budget, at most, for the baselines
+    double reference_share;  // of the budget, at most, for the references
+    int confirm;             // candidates run to confirm the prediction
+    double tolerance;        // relative: a rival faster by less is no rival
+    int batch;               // runs added per decision
+    int min_runs;            // runs before a condition is estimated
+    int line;                // of the [campaign] header; 0 = absent
+} fpt_campaign_spec;
+
+extern const fpt_campaign_spec fpt_campaign_spec_default;
+
 typedef struct fpt_job_spec {
     char path[1024];                  // as given, for messages
     char name[65];
@@ -88,6 +137,10 @@ typedef struct fpt_job_spec {
     fpt_job_protocol protocols[5];    // in file order
     size_t n_jobs;
     fpt_job *jobs;                    // the expansion, in the order above
+    fpt_campaign_spec campaign;       // [campaign], or the defaults (sweep)
+    fpt_engine engine;
+    fpt_synth_law law;                // [synthetic] (engine synthetic)
+    char replay_path[1024];           // [replay] data (engine replay)
     char *text;                       // the raw file text (NUL-terminated)
     size_t text_len;
     char *canonical;                  // the canonical form (see above)

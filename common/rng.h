@@ -24,6 +24,10 @@ enum fpt_rng_purpose {
     FPT_RNG_PERTURB = 4,      // protocol noise and timing; stream = event
     FPT_RNG_DATASET = 5,      // synthetic data generation
     FPT_RNG_BOOTSTRAP = 6,    // the analysis' resampling of runs; stream = resample
+    FPT_RNG_SYNTH = 7,        // the synthetic law (synth_law.c): stream = restart count
+                              // for plateaus, 2^31 + epoch for accuracies
+    FPT_RNG_REPLAY = 8,       // replay's permutation of a condition's runs (replay.c);
+                              // seed = hash of the condition, stream 0
     FPT_RNG_TEST = 99,        // tests
 };
 

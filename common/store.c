@@ -452,6 +452,18 @@ fail:
     return -1;
 }
 
+int fpt_store_job_find(fpt_store *s, int64_t experiment_id, const char *protocol,
+                       const char *timing, double frequency, int64_t seed, int64_t *id,
+                       fpt_err *err) {
+    sqlite3_stmt *g = s->st[ST_JOB_GET];
+    bind_job_key(g, experiment_id, protocol, timing, frequency, seed);
+    int rc = sqlite3_step(g);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(g, 0) : 0;
+    done_with(g);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_fail(s, "looking up a job", err);
+    return 0;
+}
+
 // Why an update of job_id changed nothing: it does not exist or is in the
 // wrong state.
 static int job_not_in(fpt_store *s, int64_t job_id, const char *action, const char *wanted,

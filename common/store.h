@@ -1,4 +1,4 @@
-// store.h — the SQLite results database (results/schema.sql, version 2).
+// store.h — the SQLite results database (results/schema.sql, version 3).
 //
 // One fpt_store wraps one connection with every statement prepared once.
 // Settings: PRAGMA foreign_keys=ON, synchronous=FULL, busy_timeout, and a
@@ -22,7 +22,7 @@
 #include "error.h"
 #include "run.h"
 
-#define FPT_STORE_SCHEMA_VERSION 2
+#define FPT_STORE_SCHEMA_VERSION 3
 
 // The schema: results/schema.sql, compiled in by the Makefile.
 extern const char fpt_store_schema_sql[];
@@ -65,6 +65,11 @@ int fpt_store_experiment(fpt_store *s, const char *name, const char *spec_text,
 // job is 'pending'.  timing: "none", "periodic" or "geometric".
 int fpt_store_job(fpt_store *s, int64_t experiment_id, const char *protocol, const char *timing,
                   double frequency, int64_t seed, int64_t *id, int *created, fpt_err *err);
+
+// The job's id, or 0 in *id when there is none (nothing is written).
+int fpt_store_job_find(fpt_store *s, int64_t experiment_id, const char *protocol,
+                       const char *timing, double frequency, int64_t seed, int64_t *id,
+                       fpt_err *err);
 
 typedef enum fpt_job_state {
     FPT_JOB_PENDING,

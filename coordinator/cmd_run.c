@@ -28,7 +28,9 @@
 #include "farm_proto.h"
 #include "job_spec.h"
 #include "prof.h"
+#include "replay.h"
 #include "store.h"
+#include "store_campaign.h"
 #include "worker.h"
 
 #define EXIT_STOPPED 3
@@ -73,6 +75,13 @@ typedef struct coord {
     int noop;                // --noop: workers send synthetic records, no training
     long shard, shards;      // --shard I/N: this campaign runs jobs i with i % N == I
     double t_start, last_progress;
+    // Adaptive campaigns (campaign.h): jobs come from planning steps, taken
+    // when every issued job has finished; workers asking meanwhile wait.
+    int adaptive, campaign_done;
+    int64_t exp_id;
+    char *parked;            // (size) 1: the worker asked and waits for a job
+    char phase[16];          // for the status line
+    msg_request *hosts;      // (size) each worker's last request
 } coord;
 
 static const char *timing_text(const fpt_job *j) {
@@ -146,9 +155,14 @@ static void progress(coord *c, int force) {
         long sec = (long)(left / rate);
         snprintf(eta, sizeof eta, "; ETA %ldh%02ldm%02lds", sec / 3600, sec / 60 % 60, sec % 60);
     }
-    fprintf(stderr, "%sfptfarm: %ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
+    char phase[64] = "";
+    if (c->adaptive)
+        snprintf(phase, sizeof phase, "adaptive, %s: ",
+                 c->campaign_done ? "done" : c->phase[0] ? c->phase : "starting");
+    fprintf(stderr, "%sfptfarm: %s%ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
                     "this session (%.2f/s)%s%s%s",
-            tty ? "\r" : "", c->jobs_done, c->jobs_total, running, pending, c->epochs_done, rate,
+            tty ? "\r" : "", phase, c->jobs_done, c->jobs_total, running, pending, c->epochs_done,
+            rate,
             stop_requested ? "" : eta, stop_requested ? "; stopping" : "",
             tty && !force ? "\033[K" : "\n");
 }
@@ -163,16 +177,25 @@ static int prepare(coord *c, int max_crashes, fpt_err *err) {
     if (fpt_store_begin(c->db, err)) return -1;
     if (fpt_store_experiment(c->db, s->name, s->canonical, hash, "farm", &exp_id, NULL, err))
         goto fail;
+    c->exp_id = exp_id;
     c->jobs_total = 0;
     for (size_t i = 0; i < s->n_jobs; i++) {
         const fpt_job *j = &s->jobs[i];
         fpt_job_state st;
         if ((long)(i % (size_t)c->shards) != c->shard) continue;
-        c->jobs_total++;
-        if (fpt_store_job(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
-                          j->frequency, (int64_t)j->seed, &c->job_ids[i], NULL, err) ||
-            fpt_store_job_state(c->db, c->job_ids[i], &st, err))
+        // A sweep records every job; an adaptive campaign only those its
+        // planning steps created (store_campaign.c).
+        if (c->adaptive) {
+            if (fpt_store_job_find(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
+                                   j->frequency, (int64_t)j->seed, &c->job_ids[i], err))
+                goto fail;
+            if (!c->job_ids[i]) continue;
+        } else if (fpt_store_job(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
+                                 j->frequency, (int64_t)j->seed, &c->job_ids[i], NULL, err)) {
             goto fail;
+        }
+        c->jobs_total++;
+        if (fpt_store_job_state(c->db, c->job_ids[i], &st, err)) goto fail;
         if (st == FPT_JOB_RUNNING) {   // the last coordinator died with it running
             int failed;
             if (fpt_store_job_crash(c->db, c->job_ids[i], max_crashes, &failed, err)) goto fail;
@@ -185,6 +208,56 @@ static int prepare(coord *c, int max_crashes, fpt_err *err) {
 fail:
     fpt_store_rollback(c->db);
     return -1;
+}
+
+// One planning step of an adaptive campaign: its new jobs join the queue.
+static int campaign_step(coord *c, fpt_err *err) {
+    if (flush(c, err)) return -1;
+    fpt_campaign_plan plan;
+    int64_t *ids;
+    if (fpt_store_campaign_step(c->db, c->spec, c->exp_id, &plan, &ids, err))
+        return fpt_err_prefix(err, "adaptive campaign: ");
+    for (size_t i = 0; i < plan.n_jobs; i++) {
+        size_t idx = plan.jobs[i];
+        c->job_ids[idx] = ids[i];
+        c->queue[c->n_queue++] = idx;
+        c->jobs_total++;
+    }
+    for (int i = 0; i < plan.n; i++)
+        if (plan.d[i].action == FPT_ACT_RUN || plan.d[i].action == FPT_ACT_STOP)
+            snprintf(c->phase, sizeof c->phase, "%s", fpt_campaign_phase_name(plan.d[i].phase));
+    if (plan.done) c->campaign_done = 1;
+    fpt_campaign_plan_free(&plan);
+    free(ids);
+    return 0;
+}
+
+// Answers the workers waiting for a job: a job from the queue, or no more
+// (stopping, or the campaign is over).  An adaptive campaign with an empty
+// queue plans its next step once no job is running; until then they wait.
+static int serve_parked(coord *c, int size, int *active, fpt_err *err) {
+    for (int w = 1; w < size; w++) {
+        if (!c->parked[w]) continue;
+        if (!stop_requested && c->next == c->n_queue && c->adaptive && !c->campaign_done) {
+            int running = 0;
+            for (int v = 1; v < size; v++) running |= c->worker_job[v] >= 0;
+            if (running) return 0;   // decide when every issued job has finished
+            if (campaign_step(c, err)) return -1;
+        }
+        c->parked[w] = 0;
+        if (stop_requested || c->next == c->n_queue) {
+            MPI_Send(NULL, 0, MPI_BYTE, w, TAG_NO_MORE, MPI_COMM_WORLD);
+            (*active)--;
+            continue;
+        }
+        size_t idx = c->queue[c->next++];
+        msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
+        if (fpt_store_job_start(c->db, job.job_id, w, c->hosts[w].host, err)) return -1;
+        c->worker_job[w] = (int64_t)idx;
+        c->worker_epoch[w] = 0;
+        MPI_Send(&job, sizeof job, MPI_BYTE, w, TAG_JOB, MPI_COMM_WORLD);
+    }
+    return 0;
 }
 
 static int coordinate(coord *c, int size, fpt_err *err) {
@@ -201,6 +274,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
                 if (flush(c, err)) return -1;
                 c->busy += fpt_now() - t0;
             }
+            if (stop_requested && serve_parked(c, size, &active, err)) return -1;
             struct timespec ts = {0, 1000000};   // 1 ms
             nanosleep(&ts, NULL);
             progress(c, 0);
@@ -210,20 +284,11 @@ static int coordinate(coord *c, int size, fpt_err *err) {
         const double t_msg = fpt_now();
         switch (st.MPI_TAG) {
         case TAG_REQUEST: {
-            msg_request req;
-            MPI_Recv(&req, sizeof req, MPI_BYTE, w, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            req.host[sizeof req.host - 1] = 0;
-            if (stop_requested || c->next == c->n_queue) {
-                MPI_Send(NULL, 0, MPI_BYTE, w, TAG_NO_MORE, MPI_COMM_WORLD);
-                active--;
-                break;
-            }
-            size_t idx = c->queue[c->next++];
-            msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
-            if (fpt_store_job_start(c->db, job.job_id, w, req.host, err)) return -1;
-            c->worker_job[w] = (int64_t)idx;
-            c->worker_epoch[w] = 0;
-            MPI_Send(&job, sizeof job, MPI_BYTE, w, TAG_JOB, MPI_COMM_WORLD);
+            MPI_Recv(&c->hosts[w], sizeof c->hosts[w], MPI_BYTE, w, TAG_REQUEST, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            c->hosts[w].host[sizeof c->hosts[w].host - 1] = 0;
+            c->parked[w] = 1;
+            if (serve_parked(c, size, &active, err)) return -1;
             break;
         }
         case TAG_EPOCH: {
@@ -238,6 +303,29 @@ static int coordinate(coord *c, int size, fpt_err *err) {
                 return -1;
             break;
         }
+        case TAG_RECORDS: {   // an untrained job's records, all at once
+            int bytes;
+            MPI_Get_count(&st, MPI_BYTE, &bytes);
+            char *m = malloc(bytes > 0 ? (size_t)bytes : 1);
+            if (!m) return fpt_fail(err, "out of memory for %d bytes of records", bytes);
+            MPI_Recv(m, bytes, MPI_BYTE, w, TAG_RECORDS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            msg_records h;
+            memcpy(&h, m, sizeof h);
+            if (bytes < (int)sizeof h || h.n < 0 ||
+                (size_t)bytes != sizeof h + (size_t)h.n * sizeof(fpt_epoch_record)) {
+                free(m);
+                return fpt_fail(err, "internal: malformed records message from rank %d", w);
+            }
+            fpt_epoch_record *recs = (fpt_epoch_record *)(m + sizeof h);   // malloc-aligned + 16
+            int rc = flush(c, err) || fpt_store_add_epochs(c->db, h.job_id, recs, h.n, err);
+            free(m);
+            if (rc) return -1;
+            msg_ack ack = {.stop = stop_requested ? 1 : 0};
+            MPI_Send(&ack, sizeof ack, MPI_BYTE, w, TAG_ACK, MPI_COMM_WORLD);
+            c->epochs_done += h.n;
+            c->worker_epoch[w] = h.n;
+            break;
+        }
         case TAG_FINISHED:
         case TAG_STOPPED: {
             msg_finished f;
@@ -245,6 +333,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
             if (flush(c, err)) return -1;
             if (st.MPI_TAG == TAG_FINISHED) {
                 if (finish_job(c, w, &f, err)) return -1;
+                if (serve_parked(c, size, &active, err)) return -1;
             } else {
                 if (fpt_store_job_release(c->db, f.job_id, err)) return -1;
                 c->worker_job[w] = -1;
@@ -265,6 +354,27 @@ static int coordinate(coord *c, int size, fpt_err *err) {
 
 static void free_coord(coord *c) {
     free(c->job_ids), free(c->queue), free(c->worker_job), free(c->worker_epoch), free(c->buf);
+    free(c->parked), free(c->hosts);
+}
+
+// Every condition of a replay spec must have recorded runs.
+static int check_replay(const fpt_job_spec *spec, fpt_err *err) {
+    fpt_replay *r;
+    if (fpt_replay_load(&r, spec->replay_path, err)) return -1;
+    for (int p = 0; p < spec->n_protocols; p++)
+        for (int f = 0; f < spec->protocols[p].n_freqs; f++) {
+            const char *name = fpt_protocol_name(spec->protocols[p].protocol.kind);
+            const fpt_job_protocol *jp = &spec->protocols[p];
+            if (fpt_replay_count(r, name, jp->freqs[f]) == 0) {
+                const double *acc;
+                int n;
+                fpt_replay_trace(r, name, jp->freqs[f], 1, &acc, &n, err);
+                fpt_replay_free(r);
+                return fpt_err_prefix(err, "%s:%d: [replay] ", spec->path, jp->line);
+            }
+        }
+    fpt_replay_free(r);
+    return 0;
 }
 
 // Rank 0 before any worker starts: memory, the checkpoint directory, the
@@ -277,16 +387,24 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     c->worker_job = calloc((size_t)size, sizeof *c->worker_job);
     c->worker_epoch = calloc((size_t)size, sizeof *c->worker_epoch);
     c->buf = calloc((size_t)size + FLUSH_RECORDS, sizeof *c->buf);
-    if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf)
+    c->parked = calloc((size_t)size, 1);
+    c->hosts = calloc((size_t)size, sizeof *c->hosts);
+    c->adaptive = spec->campaign.adaptive;
+    if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf || !c->parked ||
+        !c->hosts)
         return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
     for (int w = 0; w < size; w++) c->worker_job[w] = -1;
     // Check the data before touching the database: a missing or broken
     // dataset must leave an existing database as it was.
+    if (c->adaptive && c->shards > 1)
+        return fpt_fail(err, "%s: --shard splits a sweep; an adaptive campaign decides its runs "
+                             "as results arrive, so it runs as one job", spec->path);
     fpt_dataset probe;
-    if (!c->noop) {
+    if (!c->noop && spec->engine == FPT_ENGINE_TRAIN) {
         if (fpt_dataset_load(&probe, &spec->base.data, err)) return -1;
         fpt_dataset_free(&probe);
     }
+    if (!c->noop && spec->engine == FPT_ENGINE_REPLAY && check_replay(spec, err)) return -1;
     if (mkdir(ckpt_dir, 0755) != 0 && errno != EEXIST)
         return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,
                         strerror(errno));
@@ -454,6 +572,15 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     } else if (!stop_requested && !c.noop) {
         fpt_err ferr = {{0}};
         printf("\n");
+        if (c.adaptive) {
+            fpt_campaign_state cs;
+            if (fpt_store_campaign_load(c.db, &spec, c.exp_id, &cs, &ferr) == 0) {
+                fpt_campaign_report(&spec, &cs, stdout);
+                fpt_campaign_state_free(&cs);
+            } else {
+                fprintf(stderr, "fptfarm: %s\n", ferr.msg);
+            }
+        }
         fflush(stdout);
         if (fpt_fit_database(c.db, spec.name, NULL, 0, &fpt_fit_options_default, stdout, &ferr))
             fprintf(stderr, "fptfarm: no analysis yet: %s\n", ferr.msg);

@@ -1,4 +1,4 @@
--- fptfarm results database, schema version 2 (PRAGMA user_version = 2).
+-- fptfarm results database, schema version 3 (PRAGMA user_version = 3).
 --
 -- The build compiles this file into fptfarm (Makefile: build/gen/schema_sql.c):
 -- an empty database gets all of it.  Each "-- ==== version N" section below
@@ -259,3 +259,59 @@ FROM fit_predictions p
 JOIN fits f ON f.id = p.fit_id
 JOIN experiments e ON e.id = f.experiment_id
 WHERE p.measured IS NOT NULL;
+
+-- ==== version 3: adaptive campaigns ([campaign] mode = adaptive)
+
+-- Every decision of an adaptive campaign, in order, written in the same
+-- transaction as the jobs it creates: the campaign's state is this table
+-- plus the jobs, so a killed campaign resumes exactly where it was.
+--   phase:  baseline (unperturbed runs until S(t) and t_rel are known),
+--           reference (each protocol's tau0 until <T_p> is known),
+--           confirm (the best predicted candidates, measured), done.
+--   action: run (add `runs` jobs at the condition), estimate (what a phase
+--           ended with), candidate (chosen for confirmation on its
+--           prediction), drop (measured and clearly worse), stop (the end;
+--           the condition is the recommendation, `reason` says why).
+-- estimate, lo, hi: the mean first-passage time (epochs) the decision rests
+-- on and its 95% interval: measured (restricted mean) or predicted, as
+-- `basis` says.  runs_used, epochs_used: the campaign's cost so far.
+CREATE TABLE campaign_decisions (
+    experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+    seq           INTEGER NOT NULL CHECK (seq >= 1),
+    phase         TEXT NOT NULL CHECK (phase IN ('baseline', 'reference', 'confirm', 'done')),
+    action        TEXT NOT NULL
+                  CHECK (action IN ('run', 'estimate', 'candidate', 'drop', 'stop')),
+    protocol      TEXT,
+    timing        TEXT,
+    frequency     REAL,
+    runs          INTEGER NOT NULL DEFAULT 0 CHECK (runs >= 0),
+    basis         TEXT CHECK (basis IN ('measured', 'predicted')),
+    estimate      REAL,
+    lo            REAL,
+    hi            REAL,
+    runs_used     INTEGER NOT NULL,
+    epochs_used   INTEGER NOT NULL,
+    reason        TEXT NOT NULL,
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (experiment_id, seq)
+);
+
+-- One row per adaptive campaign: where it stands and, once stopped, what it
+-- recommends and what it cost against a sweep of the whole grid
+-- (sweep_runs, sweep_epochs: from the stop decision).
+CREATE TABLE campaign_summary (
+    experiment_id INTEGER PRIMARY KEY REFERENCES experiments (id),
+    phase         TEXT NOT NULL,
+    stopped       INTEGER NOT NULL DEFAULT 0,
+    protocol      TEXT,
+    timing        TEXT,
+    frequency     REAL,
+    estimate      REAL,
+    lo            REAL,
+    hi            REAL,
+    runs_used     INTEGER NOT NULL,
+    epochs_used   INTEGER NOT NULL,
+    sweep_runs    INTEGER NOT NULL,
+    sweep_epochs  INTEGER NOT NULL,
+    reason        TEXT NOT NULL
+);

@@ -351,3 +351,69 @@ Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
     snprintf(cmd, sizeof cmd, "%s/x.db", dir);
     cr_expect_neq(access(cmd, F_OK), 0, "a refused shard created its database");
 }
+
+// An adaptive campaign ([campaign] mode = adaptive, campaign.h) on the
+// [synthetic] law, killed inside write transactions (FPTFARM_FAULT, see
+// common/store.c) at several points and resumed each time, makes exactly the
+// decisions, with the same estimates, as the same campaign uninterrupted; and
+// every job it decided on is stored once.
+static const char *decisions(const char *path, char *out, size_t cap) {
+    sqlite3 *db = open_ro(path);
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT group_concat(seq || ' ' || phase || ' ' || action || ' ' "
+                                    "|| ifnull(protocol, '') || ' ' || ifnull(frequency, '') || ' ' "
+                                    "|| runs || ' ' || ifnull(estimate, '') || ' ' || reason, "
+                                    "char(10)) FROM (SELECT * FROM campaign_decisions ORDER BY seq)",
+                                    -1, &st, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, cap, "%s", sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                                        : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+Test(farm, adaptive_campaign_killed_and_resumed_decides_the_same, .timeout = 600) {
+    char spec[200], whole[200];
+    snprintf(spec, sizeof spec, "%s/adaptive.ini", dir);
+    snprintf(whole, sizeof whole, "%s/whole.db", dir);
+    FILE *f = fopen(spec, "w");
+    cr_assert_not_null(f);
+    fputs("[experiment]\nname = adaptive\nseeds = 1-60\nepochs = 60\ntarget = 70\n"
+          "[campaign]\nmode = adaptive\nbudget_runs = 400\n"
+          "[synthetic]\nburn_in = 6\nfast_share = 0.6\nfast_hazard = 0.2\nslow_hazard = 0.01\n"
+          "after_shrink_perturb = 0.1\n"
+          "[none]\n[shrink_perturb]\nperiods = 1, 3, 6, 10, 20, 40\n[reset]\nperiods = 10, 20\n",
+          f);
+    fclose(f);
+    cr_assert_eq(finish(start(3, spec, whole), 300), 0);
+    static char want[1 << 16], got[1 << 16];
+    decisions(whole, want, sizeof want);
+    cr_assert(strstr(want, " stop ") != NULL, "the campaign did not stop:\n%s", want);
+    sqlite3 *db = open_ro(whole);
+    long long jobs = q1(db, "SELECT count(*) FROM jobs"),
+              used = q1(db, "SELECT runs_used FROM campaign_summary");
+    sqlite3_close(db);
+    cr_expect_eq(jobs, used);
+    cr_expect_lt(jobs, 60 * 9, "an adaptive campaign ran the whole grid");
+    static const int kill_at[] = {2, 9, 40};
+    for (size_t k = 0; k < sizeof kill_at / sizeof *kill_at; k++) {
+        char path[200], fault[64];
+        snprintf(path, sizeof path, "%s/killed-%d.db", dir, kill_at[k]);
+        snprintf(fault, sizeof fault, "commit:%d:kill", kill_at[k]);
+        setenv("FPTFARM_FAULT", fault, 1);
+        int rc = finish(start(3, spec, path), 300);
+        unsetenv("FPTFARM_FAULT");
+        cr_expect_neq(rc, 0, "%s: the fault did not fire", fault);
+        cr_assert_eq(finish(start(3, spec, path), 300), 0, "%s: the resume failed", fault);
+        cr_expect_str_eq(decisions(path, got, sizeof got), want, "%s: other decisions", fault);
+        db = open_ro(path);
+        cr_expect_eq(q1(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), jobs, "%s", fault);
+        cr_expect_eq(q1(db, "SELECT count(*) FROM epochs"), jobs * 60, "%s", fault);
+        cr_expect_eq(q1(db, "SELECT count(*) FROM (SELECT job_id FROM epochs GROUP BY job_id "
+                            "HAVING count(*) != 60)"), 0, "%s", fault);
+        sqlite3_close(db);
+    }
+}

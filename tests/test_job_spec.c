@@ -181,7 +181,7 @@ Test(job_spec, seed_lists_ranges_and_mixes) {
 Test(job_spec, section_errors) {
     expect_error(EXP "[none]\n\n[shrnk]\nperiods = 2\n", 6,
                  "unknown section [shrnk] (expected: experiment, none, reset, partial_reset, "
-                 "shrink_perturb, warm_restart)");
+                 "shrink_perturb, warm_restart, campaign, synthetic, replay)");
     expect_error(EXP "[reset]\nperiods = 2\n[reset]\n", 6,
                  "section [reset] appears twice (first on line 4)");
     expect_error(EXP "[none]\n[experiment]\n", 5, "section [experiment] appears twice");

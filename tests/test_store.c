@@ -192,15 +192,16 @@ Test(store_schema, creates_tables_views_and_version) {
     fpt_store *s = open_store(g_db);
     fpt_store_close(s);
     sqlite3 *db = raw_open(g_db);
-    cr_assert_eq(raw_int(db, "PRAGMA user_version", NULL), 2);
+    cr_assert_eq(raw_int(db, "PRAGMA user_version", NULL), FPT_STORE_SCHEMA_VERSION);
     const char *objects[] = {"experiments",    "jobs",         "epochs",     "first_passages",
                              "v_progress",     "v_mfpt",       "v_survival", "jobs_experiment_state",
                              "fits",           "fit_conditions", "fit_survival", "fit_ks",
-                             "fit_references", "fit_predictions", "v_fit_check"};
+                             "fit_references", "fit_predictions", "v_fit_check",
+                             "campaign_decisions", "campaign_summary"};
     for (size_t i = 0; i < sizeof objects / sizeof *objects; i++)
         cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?1", objects[i]),
                      1, "%s missing", objects[i]);
-    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 10);
+    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 12);
     cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'", NULL), 4);
     sqlite3_close(db);
     // The rollback journal is the default: no -wal file appears.
@@ -230,23 +231,23 @@ Test(store_schema, reopen_is_idempotent) {
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM experiments"), 1);
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM jobs"), 1);
     cr_assert_eq(count_in(g_db, "SELECT count(*) FROM sqlite_schema"), objects);
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 2);
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), FPT_STORE_SCHEMA_VERSION);
 }
 
 Test(store_schema, newer_version_refused) {
     fpt_store_close(open_store(g_db));
     sqlite3 *db = raw_open(g_db);
-    raw_exec(db, "PRAGMA user_version = 3");
+    raw_exec(db, "PRAGMA user_version = 4");
     sqlite3_close(db);
     fpt_err err = {{0}};
     fpt_store *s = (fpt_store *)1;
     cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), -1);
     cr_assert_null(s);
     assert_contains(err.msg, g_db);
-    assert_contains(err.msg, "schema version 3");
-    assert_contains(err.msg, "version 2");
+    assert_contains(err.msg, "schema version 4");
+    assert_contains(err.msg, "version 3");
     assert_contains(err.msg, "newer");
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 3, "the refused database was changed");
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 4, "the refused database was changed");
 }
 
 Test(store_schema, foreign_sqlite_database_refused) {

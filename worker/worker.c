@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <mpi.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "checkpoint.h"
 #include "farm_proto.h"
 #include "first_passage.h"
+#include "engine.h"
 
 typedef struct epoch_ctx {
     int64_t job_id;
@@ -30,23 +32,60 @@ static int send_epoch(const fpt_epoch_record *rec, const fpt_run_state *st, void
     return ack.stop;
 }
 
-// A no-op job: the records a run would send, without the training (test
-// accuracy rising by 1% per epoch, so first passages are known: target T is
-// reached at epoch ceil(T)).
-static void noop_job(const fpt_run_config *cfg, int64_t job_id, msg_finished *fin) {
+// A job without training: its epoch records are made up front.  An engine's
+// are sent in one message and committed in one transaction; --noop's one by
+// one, as a training run's, since --noop measures that path
+// (bench/farm_throughput.sh).  Nothing is checkpointed: a job stopped or lost
+// is made again, identically.
+static void send_per_epoch(const fpt_epoch_record *recs, int n, int64_t job_id,
+                           msg_finished *fin) {
     epoch_ctx ctx = {job_id};
-    fin->state.n_targets = cfg->n_targets;
-    for (int e = 1; e <= cfg->epochs; e++) {
-        fpt_epoch_record r = {.epoch = e, .test_acc = (double)e, .lr = cfg->lr.base};
-        for (int k = 0; k < cfg->n_targets; k++)
-            fpt_first_passage_step(&fin->state.fpt[k], e, r.test_acc, cfg->targets[k]);
-        fin->state.epoch = e;
-        if (send_epoch(&r, &fin->state, &ctx)) {
+    for (int e = 1; e <= n; e++)
+        if (send_epoch(&recs[e - 1], &fin->state, &ctx)) {
             fin->outcome = FPT_RUN_STOPPED;
             return;
         }
-    }
     fin->outcome = FPT_RUN_COMPLETED;
+}
+
+static void send_records(const fpt_run_config *cfg, const fpt_epoch_record *recs, int n,
+                         int64_t job_id, int batched, msg_finished *fin) {
+    fin->state.n_targets = cfg->n_targets;
+    for (int e = 1; e <= n; e++)
+        for (int k = 0; k < cfg->n_targets; k++)
+            fpt_first_passage_step(&fin->state.fpt[k], e, recs[e - 1].test_acc, cfg->targets[k]);
+    fin->state.epoch = n;
+    static char *buf;   // one job's message, reused
+    static size_t cap;
+    size_t len = sizeof(msg_records) + (size_t)n * sizeof *recs;
+    if (batched && len > cap) {
+        char *nb = realloc(buf, len);
+        if (nb) buf = nb, cap = len;
+    }
+    if (!batched || len > cap) {   // (no buffer: the per-epoch path needs none)
+        send_per_epoch(recs, n, job_id, fin);
+        return;
+    }
+    msg_records head = {.job_id = job_id, .n = n};
+    memcpy(buf, &head, sizeof head);
+    memcpy(buf + sizeof head, recs, (size_t)n * sizeof *recs);
+    MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_RECORDS, MPI_COMM_WORLD);
+    msg_ack ack;
+    MPI_Recv(&ack, sizeof ack, MPI_BYTE, 0, TAG_ACK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    // Every record is stored: the job is complete even if a stop was asked.
+    fin->outcome = FPT_RUN_COMPLETED;
+}
+
+// The records of a job that is not trained: --noop (test accuracy rising by
+// 1% per epoch, so target T is reached at epoch ceil(T)), or the engine's.
+static int make_records(const fpt_job_spec *spec, const fpt_run_config *cfg,
+                        const fpt_replay *replay, int noop, fpt_epoch_record *recs, int *n,
+                        fpt_err *err) {
+    if (!noop) return fpt_engine_records(spec, cfg, replay, recs, n, err);
+    *n = cfg->epochs;
+    for (int e = 1; e <= cfg->epochs; e++)
+        recs[e - 1] = (fpt_epoch_record){.epoch = e, .test_acc = (double)e, .lr = cfg->lr.base};
+    return 0;
 }
 
 int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_err *err) {
@@ -62,7 +101,17 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
         return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,
                         strerror(errno));
     fpt_dataset data = {0};
-    if (!noop && fpt_dataset_load(&data, &spec->base.data, err)) return -1;
+    fpt_replay *replay = NULL;
+    const int trained = !noop && spec->engine == FPT_ENGINE_TRAIN;
+    if (trained && fpt_dataset_load(&data, &spec->base.data, err)) return -1;
+    if (!noop && spec->engine == FPT_ENGINE_REPLAY &&
+        fpt_replay_load(&replay, spec->replay_path, err))
+        return -1;
+    fpt_epoch_record *recs = NULL;
+    if (!trained && !(recs = calloc((size_t)spec->base.run.epochs, sizeof *recs))) {
+        fpt_replay_free(replay);
+        return fpt_fail(err, "out of memory for %d epoch records", spec->base.run.epochs);
+    }
     char tag[256];
     fpt_train_spec_data_tag(&spec->base, tag, sizeof tag);
 
@@ -81,7 +130,7 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
             rc = -1;
             break;
         }
-        if (cfg.num_classes == 0) cfg.num_classes = noop ? 10 : data.num_classes;
+        if (cfg.num_classes == 0) cfg.num_classes = trained ? data.num_classes : 10;
         char path[1400];
         snprintf(path, sizeof path, "%s/job-%lld.ckpt", ckpt_dir, (long long)job.job_id);
         cfg.checkpoint_path = path;
@@ -93,8 +142,14 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
         epoch_ctx ctx = {job.job_id};
         msg_finished fin = {.job_id = job.job_id};
         fpt_run_outcome outcome;
-        if (noop) {
-            noop_job(&cfg, job.job_id, &fin);
+        if (!trained) {
+            int n;
+            if (make_records(spec, &cfg, replay, noop, recs, &n, err)) {
+                fpt_err_prefix(err, "job %lld: ", (long long)job.job_id);
+                rc = -1;
+                break;
+            }
+            send_records(&cfg, recs, n, job.job_id, !noop, &fin);
             outcome = (fpt_run_outcome)fin.outcome;
         } else if (fpt_run(&cfg, &data, tag, 1, send_epoch, &ctx, &fin.state, &outcome, err)) {
             fpt_err_prefix(err, "job %lld: ", (long long)job.job_id);
@@ -112,5 +167,7 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
         unlink(path);   // the job is recorded as finished: its checkpoint is spent
     }
     fpt_dataset_free(&data);
+    fpt_replay_free(replay);
+    free(recs);
     return rc;
 }
