@@ -12,24 +12,13 @@
 #include "campaign.h"
 #include "store.h"
 #include "store_campaign.h"
+#include "store_sql.h"
 
-static int prep(fpt_store *s, const char *sql, sqlite3_stmt **st, fpt_err *err) {
-    if (sqlite3_prepare_v2(fpt_store_sqlite(s), sql, -1, st, NULL) != SQLITE_OK)
-        return fpt_fail(err, "%s: preparing '%.50s': %s", fpt_store_path(s), sql,
-                        sqlite3_errmsg(fpt_store_sqlite(s)));
-    return 0;
-}
-
+// The failed step, and st finalized.
 static int step_fail(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
-    fpt_fail(err, "%s: '%.50s': %s", fpt_store_path(s), sqlite3_sql(st),
-             sqlite3_errmsg(fpt_store_sqlite(s)));
+    fpt_sql_step_fail(s, st, err);
     sqlite3_finalize(st);
     return -1;
-}
-
-static void text_col(sqlite3_stmt *st, int i, char *out, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
 static double real_col(sqlite3_stmt *st, int i) {
@@ -39,7 +28,7 @@ static double real_col(sqlite3_stmt *st, int i) {
 static int64_t count_of(fpt_store *s, const char *sql, int64_t exp_id, fpt_err *err,
                         int64_t *out) {
     sqlite3_stmt *st;
-    if (prep(s, sql, &st, err)) return -1;
+    if (fpt_sql_prep(s, sql, &st, err)) return -1;
     sqlite3_bind_int64(st, 1, exp_id);
     if (sqlite3_step(st) != SQLITE_ROW) return step_fail(s, st, err);
     *out = sqlite3_column_int64(st, 0);
@@ -51,7 +40,7 @@ static int64_t count_of(fpt_store *s, const char *sql, int64_t exp_id, fpt_err *
 static int load_issued(fpt_store *s, const fpt_job_spec *spec, int64_t exp_id, int *issued,
                        fpt_err *err) {
     sqlite3_stmt *st;
-    if (prep(s, "SELECT protocol, timing, frequency, count(*) FROM jobs WHERE experiment_id = ?1 "
+    if (fpt_sql_prep(s, "SELECT protocol, timing, frequency, count(*) FROM jobs WHERE experiment_id = ?1 "
                 "GROUP BY protocol, timing, frequency",
              &st, err))
         return -1;
@@ -59,8 +48,8 @@ static int load_issued(fpt_store *s, const fpt_job_spec *spec, int64_t exp_id, i
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char proto[64], timing[32];
-        text_col(st, 0, proto, sizeof proto);
-        text_col(st, 1, timing, sizeof timing);
+        fpt_sql_text_col(st, 0, proto, sizeof proto);
+        fpt_sql_text_col(st, 1, timing, sizeof timing);
         double f = sqlite3_column_double(st, 2);
         size_t k = 0;
         int found = 0;
@@ -100,7 +89,7 @@ int fpt_store_campaign_load(fpt_store *s, const fpt_job_spec *spec, int64_t exp_
                     "WHERE j.experiment_id = ?1", exp_id, err, &out->epochs_used))
         goto fail;
     sqlite3_stmt *st;
-    if (prep(s, "SELECT seq, phase, action, protocol, timing, frequency, runs, basis, estimate, "
+    if (fpt_sql_prep(s, "SELECT seq, phase, action, protocol, timing, frequency, runs, basis, estimate, "
                 "lo, hi, runs_used, epochs_used, reason FROM campaign_decisions "
                 "WHERE experiment_id = ?1 ORDER BY seq",
              &st, err))
@@ -122,20 +111,20 @@ int fpt_store_campaign_load(fpt_store *s, const fpt_job_spec *spec, int64_t exp_
         memset(d, 0, sizeof *d);
         char phase[32], action[32], basis[32];
         d->seq = sqlite3_column_int(st, 0);
-        text_col(st, 1, phase, sizeof phase);
-        text_col(st, 2, action, sizeof action);
-        text_col(st, 3, d->protocol, sizeof d->protocol);
-        text_col(st, 4, d->timing, sizeof d->timing);
+        fpt_sql_text_col(st, 1, phase, sizeof phase);
+        fpt_sql_text_col(st, 2, action, sizeof action);
+        fpt_sql_text_col(st, 3, d->protocol, sizeof d->protocol);
+        fpt_sql_text_col(st, 4, d->timing, sizeof d->timing);
         d->frequency = real_col(st, 5);
         d->runs = sqlite3_column_int(st, 6);
-        text_col(st, 7, basis, sizeof basis);
+        fpt_sql_text_col(st, 7, basis, sizeof basis);
         d->basis = !strcmp(basis, "measured")    ? FPT_BASIS_MEASURED
                    : !strcmp(basis, "predicted") ? FPT_BASIS_PREDICTED
                                                  : FPT_BASIS_NONE;
         d->estimate = real_col(st, 8), d->lo = real_col(st, 9), d->hi = real_col(st, 10);
         d->runs_used = sqlite3_column_int64(st, 11);
         d->epochs_used = sqlite3_column_int64(st, 12);
-        text_col(st, 13, d->reason, sizeof d->reason);
+        fpt_sql_text_col(st, 13, d->reason, sizeof d->reason);
         if (fpt_campaign_phase_parse(phase, &d->phase) ||
             fpt_campaign_action_parse(action, &d->action) || d->seq != out->n) {
             sqlite3_finalize(st);
@@ -168,7 +157,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *t) {
 static int save_decisions(fpt_store *s, int64_t exp_id, const fpt_campaign_plan *p,
                           fpt_err *err) {
     sqlite3_stmt *st;
-    if (prep(s, "INSERT INTO campaign_decisions (experiment_id, seq, phase, action, protocol, "
+    if (fpt_sql_prep(s, "INSERT INTO campaign_decisions (experiment_id, seq, phase, action, protocol, "
                 "timing, frequency, runs, basis, estimate, lo, hi, runs_used, epochs_used, "
                 "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
                 "?15)",
@@ -208,7 +197,7 @@ static int save_summary(fpt_store *s, int64_t exp_id, const fpt_job_spec *spec,
     const fpt_decision *last = &p->d[p->n - 1];
     int stopped = last->action == FPT_ACT_STOP;
     sqlite3_stmt *st;
-    if (prep(s, "INSERT OR REPLACE INTO campaign_summary (experiment_id, phase, stopped, "
+    if (fpt_sql_prep(s, "INSERT OR REPLACE INTO campaign_summary (experiment_id, phase, stopped, "
                 "protocol, timing, frequency, estimate, lo, hi, runs_used, epochs_used, "
                 "sweep_runs, sweep_epochs, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
                 "?10, ?11, ?12, ?13, ?14)",

@@ -13,6 +13,7 @@
 #include "fit.h"
 #include "runs.h"
 #include "store.h"
+#include "store_sql.h"
 
 void fpt_runs_free(fpt_runs *r) {
     if (!r) return;
@@ -21,29 +22,11 @@ void fpt_runs_free(fpt_runs *r) {
     memset(r, 0, sizeof *r);
 }
 
-// A prepared statement with the store's error reporting.
-static int prep(fpt_store *s, const char *sql, sqlite3_stmt **st, fpt_err *err) {
-    if (sqlite3_prepare_v2(fpt_store_sqlite(s), sql, -1, st, NULL) != SQLITE_OK)
-        return fpt_fail(err, "%s: preparing '%.50s': %s", fpt_store_path(s), sql,
-                        sqlite3_errmsg(fpt_store_sqlite(s)));
-    return 0;
-}
-
-static int step_fail(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
-    return fpt_fail(err, "%s: '%.50s': %s", fpt_store_path(s), sqlite3_sql(st),
-                    sqlite3_errmsg(fpt_store_sqlite(s)));
-}
-
-static void text_col(sqlite3_stmt *st, int i, char *out, size_t cap) {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
 // The experiment's id and name: by name, or the only one when name is NULL.
 static int find_experiment(fpt_store *s, const char *name, int64_t *id, char *out, size_t cap,
                            fpt_err *err) {
     sqlite3_stmt *st;
-    if (prep(s, "SELECT id, name FROM experiments WHERE ?1 IS NULL OR name = ?1 ORDER BY id", &st,
+    if (fpt_sql_prep(s, "SELECT id, name FROM experiments WHERE ?1 IS NULL OR name = ?1 ORDER BY id", &st,
              err))
         return -1;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -53,14 +36,14 @@ static int find_experiment(fpt_store *s, const char *name, int64_t *id, char *ou
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n++ == 0) {
             *id = sqlite3_column_int64(st, 0);
-            text_col(st, 1, out, cap);
+            fpt_sql_text_col(st, 1, out, cap);
         }
         if (len < sizeof names - 64)
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
                                     (const char *)sqlite3_column_text(st, 1));
     }
     if (rc != SQLITE_DONE) {
-        step_fail(s, st, err);
+        fpt_sql_step_fail(s, st, err);
         sqlite3_finalize(st);
         return -1;
     }
@@ -85,7 +68,7 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
     sqlite3_stmt *st = NULL;
     int rc;
     // Sizes first: runs and epochs of finished jobs, and the unfinished.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT sum(state IN ('done', 'diverged')), sum(state NOT IN ('done', 'diverged')), "
              "(SELECT count(*) FROM epochs p JOIN jobs k ON k.id = p.job_id "
              " WHERE k.experiment_id = ?1 AND k.state IN ('done', 'diverged')) "
@@ -106,7 +89,7 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
                  (long long)n_epochs);
         goto fail;
     }
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT j.id, j.protocol, j.timing, j.frequency, j.seed, j.state, p.epoch, "
              "p.test_acc, p.perturbed "
              "FROM jobs j LEFT JOIN epochs p ON p.job_id = j.id "
@@ -136,8 +119,8 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
                          n > 40 ? "..." : "", n, sizeof r->protocol - 1);
                 goto fail;
             }
-            text_col(st, 1, r->protocol, sizeof r->protocol);
-            text_col(st, 2, r->timing, sizeof r->timing);
+            fpt_sql_text_col(st, 1, r->protocol, sizeof r->protocol);
+            fpt_sql_text_col(st, 2, r->timing, sizeof r->timing);
             r->frequency = sqlite3_column_double(st, 3);
             r->seed = sqlite3_column_int64(st, 4);
             r->diverged = !strcmp((const char *)sqlite3_column_text(st, 5), "diverged");
@@ -164,7 +147,7 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
     // The experiment's targets.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT DISTINCT fp.target FROM first_passages fp JOIN jobs j ON j.id = fp.job_id "
              "WHERE j.experiment_id = ?1 ORDER BY fp.target",
              &st, err))
@@ -176,7 +159,7 @@ int fpt_store_load_runs(fpt_store *s, const char *name, fpt_runs *out, fpt_err *
     sqlite3_finalize(st);
     return 0;
 sql_fail:
-    step_fail(s, st, err);
+    fpt_sql_step_fail(s, st, err);
 fail:
     sqlite3_finalize(st);
     fpt_runs_free(out);
@@ -198,7 +181,7 @@ static void bind_pos_int(sqlite3_stmt *st, int i, int v) {   // 0 = not reached 
 
 // Steps an insert and resets it for the next row.
 static int insert(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
-    if (sqlite3_step(st) != SQLITE_DONE) return step_fail(s, st, err);
+    if (sqlite3_step(st) != SQLITE_DONE) return fpt_sql_step_fail(s, st, err);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return 0;
@@ -334,7 +317,7 @@ int fpt_store_save_fit(fpt_store *s, const fpt_fit *f, fpt_err *err) {
     sqlite3_stmt *st[S_N] = {0};
     int rc = -1;
     for (int i = 0; i < S_N; i++)
-        if (prep(s, save_sql[i], &st[i], err)) goto out;
+        if (fpt_sql_prep(s, save_sql[i], &st[i], err)) goto out;
     if (fpt_store_begin(s, err)) goto out;
     if (save_rows(s, st, f, err) || fpt_store_commit(s, err)) {
         fpt_store_rollback(s);
@@ -362,7 +345,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     sqlite3_stmt *st = NULL;
     int rc, n;
     // Conditions.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT protocol, timing, frequency, runs, reached, censored, diverged, "
              "restricted_mean, restricted_mean_lo, restricted_mean_hi, median, median_lo, "
              "median_hi, tail_t0, tail_rate, tail_rate_se, extrapolated_mean, final_acc, "
@@ -378,8 +361,8 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
             if (!(f->conditions = calloc((size_t)n + 1, sizeof *f->conditions))) goto oom;
         }
         fpt_fit_condition *c = &f->conditions[f->n_conditions++];
-        text_col(st, 0, c->protocol, sizeof c->protocol);
-        text_col(st, 1, c->timing, sizeof c->timing);
+        fpt_sql_text_col(st, 0, c->protocol, sizeof c->protocol);
+        fpt_sql_text_col(st, 1, c->timing, sizeof c->timing);
         c->frequency = sqlite3_column_double(st, 2);
         c->runs = sqlite3_column_int(st, 3);
         c->reached = sqlite3_column_int(st, 4);
@@ -395,7 +378,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
     // Survival curves.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT epoch, at_risk, events, censored, survival, lo, hi FROM fit_survival "
              "WHERE fit_id = ?1 AND protocol = ?2 AND timing = ?3 AND frequency = ?4 "
              "ORDER BY epoch",
@@ -420,7 +403,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     }
     sqlite3_finalize(st);
     // KS tests.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT epoch, statistic, p_value, (SELECT max(epoch) FROM fit_ks WHERE fit_id = ?1) "
              "FROM fit_ks WHERE fit_id = ?1 ORDER BY epoch",
              &st, err))
@@ -443,7 +426,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
     // References.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT protocol, timing, reference, tp_runs, tp_mean, tp_lo, tp_hi, "
              "(SELECT count(*) FROM fit_references WHERE fit_id = ?1) "
              "FROM fit_references WHERE fit_id = ?1 ORDER BY protocol, timing",
@@ -456,8 +439,8 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
             if (!(f->protocols = calloc((size_t)n + 1, sizeof *f->protocols))) goto oom;
         }
         fpt_fit_protocol *P = &f->protocols[f->n_protocols++];
-        text_col(st, 0, P->protocol, sizeof P->protocol);
-        text_col(st, 1, P->timing, sizeof P->timing);
+        fpt_sql_text_col(st, 0, P->protocol, sizeof P->protocol);
+        fpt_sql_text_col(st, 1, P->timing, sizeof P->timing);
         P->reference = sqlite3_column_double(st, 2);
         P->tp_runs = sqlite3_column_int(st, 3);
         P->tp_mean = sqlite3_column_double(st, 4);
@@ -466,7 +449,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
     // Predictions.
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT protocol, timing, frequency, model, predicted, lo, hi, measured, "
              "measured_lo, measured_hi, rel_error, valid, "
              "(SELECT count(*) FROM fit_predictions WHERE fit_id = ?1) "
@@ -480,8 +463,8 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
             if (!(f->predictions = calloc((size_t)n + 1, sizeof *f->predictions))) goto oom;
         }
         fpt_fit_prediction *x = &f->predictions[f->n_predictions++];
-        text_col(st, 0, x->protocol, sizeof x->protocol);
-        text_col(st, 1, x->timing, sizeof x->timing);
+        fpt_sql_text_col(st, 0, x->protocol, sizeof x->protocol);
+        fpt_sql_text_col(st, 1, x->timing, sizeof x->timing);
         x->frequency = sqlite3_column_double(st, 2);
         const char *m = (const char *)sqlite3_column_text(st, 3);
         x->model = FPT_MODEL_COUNT;
@@ -504,7 +487,7 @@ oom:
     sqlite3_finalize(st);
     return fpt_fail(err, "%s: out of memory reading a fit", fpt_store_path(s));
 sql_fail:
-    step_fail(s, st, err);
+    fpt_sql_step_fail(s, st, err);
     sqlite3_finalize(st);
     return -1;
 }
@@ -516,7 +499,7 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
     char exp_name[256];
     if (find_experiment(s, name, &exp_id, exp_name, sizeof exp_name, err)) return -1;
     sqlite3_stmt *st;
-    if (prep(s,
+    if (fpt_sql_prep(s,
              "SELECT id, target, horizon, level, survival_ci, bootstrap, seed, ks_reference, "
              "alpha, t_rel, unfinished_runs FROM fits WHERE experiment_id = ?1 ORDER BY target",
              &st, err))
@@ -553,7 +536,7 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
         if (load_one(s, sqlite3_column_int64(st, 0), f, err)) goto fail;
     }
     if (rc != SQLITE_DONE) {
-        step_fail(s, st, err);
+        fpt_sql_step_fail(s, st, err);
         goto fail;
     }
     sqlite3_finalize(st);

@@ -93,3 +93,26 @@ SELECT p.protocol, p.frequency AS tau, round(min(p.predicted), 2) AS predicted
 FROM fit_predictions p JOIN fits f ON f.id = p.fit_id JOIN experiments e ON e.id = f.experiment_id
 WHERE e.name = :experiment AND f.target = :target AND p.model = 'qss' AND p.valid = 1
 GROUP BY p.protocol;
+
+-- ---- adaptive campaigns ([campaign] mode = adaptive; schema version 3) ------------
+
+-- Every decision, in order: what was run, dropped or chosen, on what estimate.
+SELECT d.seq, d.phase, d.action, d.protocol, d.frequency, d.runs, d.basis,
+       round(d.estimate, 2) AS mean_fpt, round(d.lo, 2) AS lo, round(d.hi, 2) AS hi,
+       d.runs_used, d.reason
+FROM campaign_decisions d JOIN experiments e ON e.id = d.experiment_id
+WHERE e.name = :experiment
+ORDER BY d.seq;
+
+-- Where each campaign stands, what it recommends, and its cost against a sweep.
+SELECT e.name, s.phase, s.stopped, s.protocol, s.frequency, round(s.estimate, 2) AS mean_fpt,
+       s.runs_used, s.sweep_runs, round(100.0 * s.runs_used / s.sweep_runs, 1) AS pct_of_sweep,
+       s.reason
+FROM campaign_summary s JOIN experiments e ON e.id = s.experiment_id;
+
+-- Runs per condition and phase.
+SELECT protocol, frequency, phase, sum(runs) AS runs
+FROM campaign_decisions d JOIN experiments e ON e.id = d.experiment_id
+WHERE e.name = :experiment AND action = 'run'
+GROUP BY protocol, frequency, phase
+ORDER BY phase, protocol, frequency;
