@@ -67,6 +67,7 @@ typedef struct cand {
     int predicted;
     double p, p_lo, p_hi;        // predicted mean and interval
     int live, dropped, chosen;   // from the history
+    int need;                    // confirm: runs wanted this step
 } cand;
 
 typedef struct planner {
@@ -101,7 +102,7 @@ static fpt_decision *add(planner *P, fpt_campaign_phase phase, fpt_campaign_acti
     d->seq = P->st->n + o->n;
     d->phase = phase;
     d->action = a;
-    d->estimate = d->lo = d->hi = NAN;
+    d->frequency = d->estimate = d->lo = d->hi = NAN;
     if (c) {
         snprintf(d->protocol, sizeof d->protocol, "%s", c->protocol);
         snprintf(d->timing, sizeof d->timing, "%s", c->timing);
@@ -372,24 +373,22 @@ static void plan_confirm(planner *P, int entering) {
     }
     // Runs for every live candidate not yet measured, not yet precise, or
     // still overlapping the best.
-    cand *need[256];
     int k = 0;
-    for (size_t i = 0; i < P->n_cand && k < 256; i++) {
+    for (size_t i = 0; i < P->n_cand; i++) {
         cand *c = &P->c[i];
-        if (!c->live || c->issued >= (int)P->spec->n_seeds) continue;
         int overlaps = c != b && !is_rival_settled(P, c, b);
         int imprecise = rel_half_width(c->m, c->m_lo, c->m_hi) > P->K->precision;
-        if (!c->measured || imprecise || overlaps) need[k++] = c;
+        c->need = c->live && c->issued < (int)P->spec->n_seeds &&
+                  (!c->measured || imprecise || overlaps);
+        k += c->need;
     }
-    if (b->live && b->issued < (int)P->spec->n_seeds) {
-        int in = 0;
-        for (int i = 0; i < k; i++) in |= need[i] == b;
-        if (!in && k > 0 && k < 256) need[k++] = b;   // its interval decides the rivals
-    }
+    // The best's interval decides the rivals: it is narrowed with them.
+    if (k > 0 && b->live && !b->need && b->issued < (int)P->spec->n_seeds) b->need = 1, k++;
     int per = k ? (P->K->batch + k - 1) / k : 0, got = 0;
-    for (int i = 0; i < k; i++) {
+    for (size_t i = 0; i < P->n_cand; i++) {
+        cand *c = &P->c[i];
+        if (!c->need) continue;
         char why[200];
-        cand *c = need[i];
         if (!c->measured)
             snprintf(why, sizeof why, "confirm: predicted %.2f epochs, not measured yet", c->p);
         else
@@ -442,17 +441,18 @@ int fpt_campaign_next(const fpt_job_spec *spec, const fpt_runs *runs,
     planner P = {.spec = spec, .K = K, .st = st, .out = out, .err = err, .base = -1};
     const double E = spec->base.run.epochs;
     P.budget = K->budget_runs ? (double)K->budget_runs : floor((double)K->budget_epochs / E);
+    // Every issued job has finished, so the epochs used are all stored ones;
+    // a new run may use all E.
     P.left = K->budget_runs ? (double)(K->budget_runs - st->runs_used)
-                            : floor((double)(K->budget_epochs - st->epochs_used -
-                                             0 /* every issued job has finished */) / E);
+                            : floor((double)(K->budget_epochs - st->epochs_used) / E);
     if (P.left < 0) P.left = 0;
+    // A step's jobs: within what is left of the budget, and new jobs of the grid.
+    size_t max_jobs = P.left < (double)spec->n_jobs ? (size_t)P.left : spec->n_jobs;
     P.runs_used = st->runs_used;
     P.n_cand = fpt_campaign_conditions(spec);
     P.c = calloc(P.n_cand, sizeof *P.c);
     out->d = calloc(4 * P.n_cand + 8, sizeof *out->d);
-    out->jobs = calloc((size_t)K->batch * 4 + (size_t)K->min_runs + 64 +
-                           (size_t)(P.budget < 1e6 ? P.budget : 1e6),
-                       sizeof *out->jobs);
+    out->jobs = calloc(max_jobs + 1, sizeof *out->jobs);
     if (!P.c || !out->d || !out->jobs) {
         free(P.c);
         fpt_campaign_plan_free(out);

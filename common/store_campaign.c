@@ -21,10 +21,6 @@ static int step_fail(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
     return -1;
 }
 
-static double real_col(sqlite3_stmt *st, int i) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
 static int64_t count_of(fpt_store *s, const char *sql, int64_t exp_id, fpt_err *err,
                         int64_t *out) {
     sqlite3_stmt *st;
@@ -115,13 +111,13 @@ int fpt_store_campaign_load(fpt_store *s, const fpt_job_spec *spec, int64_t exp_
         fpt_sql_text_col(st, 2, action, sizeof action);
         fpt_sql_text_col(st, 3, d->protocol, sizeof d->protocol);
         fpt_sql_text_col(st, 4, d->timing, sizeof d->timing);
-        d->frequency = real_col(st, 5);
+        d->frequency = fpt_sql_col_num(st, 5);
         d->runs = sqlite3_column_int(st, 6);
         fpt_sql_text_col(st, 7, basis, sizeof basis);
         d->basis = !strcmp(basis, "measured")    ? FPT_BASIS_MEASURED
                    : !strcmp(basis, "predicted") ? FPT_BASIS_PREDICTED
                                                  : FPT_BASIS_NONE;
-        d->estimate = real_col(st, 8), d->lo = real_col(st, 9), d->hi = real_col(st, 10);
+        d->estimate = fpt_sql_col_num(st, 8), d->lo = fpt_sql_col_num(st, 9), d->hi = fpt_sql_col_num(st, 10);
         d->runs_used = sqlite3_column_int64(st, 11);
         d->epochs_used = sqlite3_column_int64(st, 12);
         fpt_sql_text_col(st, 13, d->reason, sizeof d->reason);
@@ -144,16 +140,6 @@ fail:
     return -1;
 }
 
-static void bind_real(sqlite3_stmt *st, int i, double v) {
-    if (isnan(v)) sqlite3_bind_null(st, i);
-    else sqlite3_bind_double(st, i, v);   // +inf is stored as such (never reached)
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *t) {
-    if (t && *t) sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
-}
-
 static int save_decisions(fpt_store *s, int64_t exp_id, const fpt_campaign_plan *p,
                           fpt_err *err) {
     sqlite3_stmt *st;
@@ -165,24 +151,25 @@ static int save_decisions(fpt_store *s, int64_t exp_id, const fpt_campaign_plan 
         return -1;
     for (int i = 0; i < p->n; i++) {
         const fpt_decision *d = &p->d[i];
-        sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, exp_id);
         sqlite3_bind_int(st, 2, d->seq);
-        bind_text(st, 3, fpt_campaign_phase_name(d->phase));
-        bind_text(st, 4, fpt_campaign_action_name(d->action));
-        bind_text(st, 5, d->protocol);
-        bind_text(st, 6, d->timing);
-        if (d->protocol[0]) sqlite3_bind_double(st, 7, d->frequency);
-        else sqlite3_bind_null(st, 7);
+        fpt_sql_bind_text(st, 3, fpt_campaign_phase_name(d->phase));
+        fpt_sql_bind_text(st, 4, fpt_campaign_action_name(d->action));
+        fpt_sql_bind_text(st, 5, d->protocol);
+        fpt_sql_bind_text(st, 6, d->timing);
+        fpt_sql_bind_num(st, 7, d->frequency);   // NAN: no condition
         sqlite3_bind_int(st, 8, d->runs);
-        bind_text(st, 9, fpt_basis_name(d->basis));
-        bind_real(st, 10, d->estimate);
-        bind_real(st, 11, d->lo);
-        bind_real(st, 12, d->hi);
+        fpt_sql_bind_text(st, 9, fpt_basis_name(d->basis));
+        fpt_sql_bind_num(st, 10, d->estimate);
+        fpt_sql_bind_num(st, 11, d->lo);
+        fpt_sql_bind_num(st, 12, d->hi);
         sqlite3_bind_int64(st, 13, d->runs_used);
         sqlite3_bind_int64(st, 14, d->epochs_used);
-        bind_text(st, 15, d->reason);
-        if (sqlite3_step(st) != SQLITE_DONE) return step_fail(s, st, err);
+        fpt_sql_bind_text(st, 15, d->reason);
+        if (fpt_sql_insert(s, st, err)) {
+            sqlite3_finalize(st);
+            return -1;
+        }
     }
     sqlite3_finalize(st);
     return 0;
@@ -204,20 +191,19 @@ static int save_summary(fpt_store *s, int64_t exp_id, const fpt_job_spec *spec,
              &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, exp_id);
-    bind_text(st, 2, fpt_campaign_phase_name(last->phase));
+    fpt_sql_bind_text(st, 2, fpt_campaign_phase_name(last->phase));
     sqlite3_bind_int(st, 3, stopped);
-    bind_text(st, 4, stopped ? last->protocol : NULL);
-    bind_text(st, 5, stopped ? last->timing : NULL);
-    if (stopped) sqlite3_bind_double(st, 6, last->frequency);
-    else sqlite3_bind_null(st, 6);
-    bind_real(st, 7, stopped ? last->estimate : NAN);
-    bind_real(st, 8, stopped ? last->lo : NAN);
-    bind_real(st, 9, stopped ? last->hi : NAN);
+    fpt_sql_bind_text(st, 4, stopped ? last->protocol : NULL);
+    fpt_sql_bind_text(st, 5, stopped ? last->timing : NULL);
+    fpt_sql_bind_num(st, 6, stopped ? last->frequency : NAN);
+    fpt_sql_bind_num(st, 7, stopped ? last->estimate : NAN);
+    fpt_sql_bind_num(st, 8, stopped ? last->lo : NAN);
+    fpt_sql_bind_num(st, 9, stopped ? last->hi : NAN);
     sqlite3_bind_int64(st, 10, runs_used);
     sqlite3_bind_int64(st, 11, epochs_used);
     sqlite3_bind_int64(st, 12, (int64_t)spec->n_jobs);
     sqlite3_bind_int64(st, 13, (int64_t)spec->n_jobs * spec->base.run.epochs);
-    bind_text(st, 14, last->reason);
+    fpt_sql_bind_text(st, 14, last->reason);
     if (sqlite3_step(st) != SQLITE_DONE) return step_fail(s, st, err);
     sqlite3_finalize(st);
     return 0;

@@ -168,23 +168,9 @@ fail:
 
 // ---- saving a fit ------------------------------------------------------------
 
-// Binds a double, or NULL when it is not finite ("not defined").
-static void bind_num(sqlite3_stmt *st, int i, double v) {
-    if (isfinite(v)) sqlite3_bind_double(st, i, v);
-    else sqlite3_bind_null(st, i);
-}
-
 static void bind_pos_int(sqlite3_stmt *st, int i, int v) {   // 0 = not reached -> NULL
     if (v > 0) sqlite3_bind_int(st, i, v);
     else sqlite3_bind_null(st, i);
-}
-
-// Steps an insert and resets it for the next row.
-static int insert(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
-    if (sqlite3_step(st) != SQLITE_DONE) return fpt_sql_step_fail(s, st, err);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return 0;
 }
 
 static void bind_condition_key(sqlite3_stmt *st, int64_t fit_id, const char *protocol,
@@ -221,7 +207,7 @@ static const char *const save_sql[S_N] = {
 static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err *err) {
     sqlite3_bind_int64(st[S_DEL], 1, f->experiment_id);
     sqlite3_bind_double(st[S_DEL], 2, f->opt.target);
-    if (insert(s, st[S_DEL], err)) return -1;
+    if (fpt_sql_insert(s, st[S_DEL], err)) return -1;
     sqlite3_stmt *q = st[S_FIT];
     sqlite3_bind_int64(q, 1, f->experiment_id);
     sqlite3_bind_double(q, 2, f->opt.target);
@@ -234,7 +220,7 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
     sqlite3_bind_double(q, 9, f->opt.alpha);
     bind_pos_int(q, 10, f->t_rel);
     sqlite3_bind_int(q, 11, f->excluded_unfinished);
-    if (insert(s, q, err)) return -1;
+    if (fpt_sql_insert(s, q, err)) return -1;
     const int64_t id = sqlite3_last_insert_rowid(fpt_store_sqlite(s));
     for (int k = 0; k < f->n_conditions; k++) {
         const fpt_fit_condition *c = &f->conditions[k];
@@ -246,17 +232,17 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
         sqlite3_bind_int(q, 7, c->censored);
         sqlite3_bind_int(q, 8, c->diverged);
         sqlite3_bind_double(q, 9, c->rm);
-        bind_num(q, 10, c->rm_lo);
-        bind_num(q, 11, c->rm_hi);
+        fpt_sql_bind_num(q, 10, c->rm_lo);
+        fpt_sql_bind_num(q, 11, c->rm_hi);
         bind_pos_int(q, 12, c->median);
         bind_pos_int(q, 13, c->median_lo);
         bind_pos_int(q, 14, c->median_hi);
         if (isfinite(c->tail_rate)) sqlite3_bind_int(q, 15, c->tail_t0);
-        bind_num(q, 16, c->tail_rate);
-        bind_num(q, 17, c->tail_rate_se);
-        bind_num(q, 18, c->extrap_mean);
-        bind_num(q, 19, c->final_acc);
-        if (insert(s, q, err)) return -1;
+        fpt_sql_bind_num(q, 16, c->tail_rate);
+        fpt_sql_bind_num(q, 17, c->tail_rate_se);
+        fpt_sql_bind_num(q, 18, c->extrap_mean);
+        fpt_sql_bind_num(q, 19, c->final_acc);
+        if (fpt_sql_insert(s, q, err)) return -1;
         for (int e = 0; e < c->n_curve; e++) {
             const fpt_curve_point *p = &c->curve[e];
             q = st[S_SURV];
@@ -268,7 +254,7 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
             sqlite3_bind_double(q, 9, p->s);
             sqlite3_bind_double(q, 10, p->lo);
             sqlite3_bind_double(q, 11, p->hi);
-            if (insert(s, q, err)) return -1;
+            if (fpt_sql_insert(s, q, err)) return -1;
         }
     }
     for (int i = 0; i < f->n_ks; i++) {
@@ -277,7 +263,7 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
         sqlite3_bind_int(q, 2, i + 1);
         sqlite3_bind_double(q, 3, f->ks_d[i]);
         sqlite3_bind_double(q, 4, f->ks_p[i]);
-        if (insert(s, q, err)) return -1;
+        if (fpt_sql_insert(s, q, err)) return -1;
     }
     for (int p = 0; p < f->n_protocols; p++) {
         const fpt_fit_protocol *P = &f->protocols[p];
@@ -289,26 +275,26 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
         sqlite3_bind_double(q, 4, P->reference);
         sqlite3_bind_int(q, 5, P->tp_runs);
         sqlite3_bind_double(q, 6, P->tp_mean);
-        bind_num(q, 7, P->tp_lo);
-        bind_num(q, 8, P->tp_hi);
-        if (insert(s, q, err)) return -1;
+        fpt_sql_bind_num(q, 7, P->tp_lo);
+        fpt_sql_bind_num(q, 8, P->tp_hi);
+        if (fpt_sql_insert(s, q, err)) return -1;
     }
     for (int i = 0; i < f->n_predictions; i++) {
         const fpt_fit_prediction *x = &f->predictions[i];
         q = st[S_PRED];
         bind_condition_key(q, id, x->protocol, x->timing, x->frequency);
         sqlite3_bind_text(q, 5, fpt_model_name(x->model), -1, SQLITE_STATIC);
-        bind_num(q, 6, x->predicted);
-        bind_num(q, 7, x->lo);
-        bind_num(q, 8, x->hi);
+        fpt_sql_bind_num(q, 6, x->predicted);
+        fpt_sql_bind_num(q, 7, x->lo);
+        fpt_sql_bind_num(q, 8, x->hi);
         if (x->has_measured) {
             sqlite3_bind_double(q, 9, x->measured);
-            bind_num(q, 10, x->measured_lo);
-            bind_num(q, 11, x->measured_hi);
-            bind_num(q, 12, x->rel_error);
+            fpt_sql_bind_num(q, 10, x->measured_lo);
+            fpt_sql_bind_num(q, 11, x->measured_hi);
+            fpt_sql_bind_num(q, 12, x->rel_error);
         }
         sqlite3_bind_int(q, 13, x->valid);
-        if (insert(s, q, err)) return -1;
+        if (fpt_sql_insert(s, q, err)) return -1;
     }
     return 0;
 }
@@ -331,10 +317,6 @@ out:
 }
 
 // ---- reading fits back (for fptfarm plot) ------------------------------------
-
-static double col_num(sqlite3_stmt *st, int i) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
 
 static int col_int0(sqlite3_stmt *st, int i) {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int(st, i);
@@ -369,11 +351,11 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
         c->censored = sqlite3_column_int(st, 5);
         c->diverged = sqlite3_column_int(st, 6);
         c->rm = sqlite3_column_double(st, 7);
-        c->rm_lo = col_num(st, 8), c->rm_hi = col_num(st, 9);
+        c->rm_lo = fpt_sql_col_num(st, 8), c->rm_hi = fpt_sql_col_num(st, 9);
         c->median = col_int0(st, 10), c->median_lo = col_int0(st, 11);
         c->median_hi = col_int0(st, 12), c->tail_t0 = col_int0(st, 13);
-        c->tail_rate = col_num(st, 14), c->tail_rate_se = col_num(st, 15);
-        c->extrap_mean = col_num(st, 16), c->final_acc = col_num(st, 17);
+        c->tail_rate = fpt_sql_col_num(st, 14), c->tail_rate_se = fpt_sql_col_num(st, 15);
+        c->extrap_mean = fpt_sql_col_num(st, 16), c->final_acc = fpt_sql_col_num(st, 17);
     }
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
@@ -444,7 +426,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
         P->reference = sqlite3_column_double(st, 2);
         P->tp_runs = sqlite3_column_int(st, 3);
         P->tp_mean = sqlite3_column_double(st, 4);
-        P->tp_lo = col_num(st, 5), P->tp_hi = col_num(st, 6);
+        P->tp_lo = fpt_sql_col_num(st, 5), P->tp_hi = fpt_sql_col_num(st, 6);
     }
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
@@ -473,11 +455,11 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
         // NULL predicted = not defined: infinite (never reached under the model).
         x->predicted = sqlite3_column_type(st, 4) == SQLITE_NULL ? INFINITY
                                                                  : sqlite3_column_double(st, 4);
-        x->lo = col_num(st, 5), x->hi = col_num(st, 6);
+        x->lo = fpt_sql_col_num(st, 5), x->hi = fpt_sql_col_num(st, 6);
         x->has_measured = sqlite3_column_type(st, 7) != SQLITE_NULL;
-        x->measured = col_num(st, 7);
-        x->measured_lo = col_num(st, 8), x->measured_hi = col_num(st, 9);
-        x->rel_error = col_num(st, 10);
+        x->measured = fpt_sql_col_num(st, 7);
+        x->measured_lo = fpt_sql_col_num(st, 8), x->measured_hi = fpt_sql_col_num(st, 9);
+        x->rel_error = fpt_sql_col_num(st, 10);
         x->valid = sqlite3_column_int(st, 11);
     }
     if (rc != SQLITE_DONE) goto sql_fail;

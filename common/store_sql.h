@@ -4,6 +4,7 @@
 #ifndef FPT_STORE_SQL_H
 #define FPT_STORE_SQL_H
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 
@@ -21,6 +22,28 @@ static inline int fpt_sql_prep(fpt_store *s, const char *sql, sqlite3_stmt **st,
 static inline int fpt_sql_step_fail(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
     return fpt_fail(err, "%s: '%.50s': %s", fpt_store_path(s), sqlite3_sql(st),
                     sqlite3_errmsg(fpt_store_sqlite(s)));
+}
+
+// Steps an insert and resets it, bindings cleared, for the next row.
+static inline int fpt_sql_insert(fpt_store *s, sqlite3_stmt *st, fpt_err *err) {
+    if (sqlite3_step(st) != SQLITE_DONE) return fpt_sql_step_fail(s, st, err);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return 0;
+}
+
+static inline void fpt_sql_bind_num(sqlite3_stmt *st, int i, double v) {
+    if (isfinite(v)) sqlite3_bind_double(st, i, v);
+    else sqlite3_bind_null(st, i);
+}
+
+static inline void fpt_sql_bind_text(sqlite3_stmt *st, int i, const char *t) {
+    if (t && *t) sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static inline double fpt_sql_col_num(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
 static inline void fpt_sql_text_col(sqlite3_stmt *st, int i, char *out, size_t cap) {

@@ -1,14 +1,13 @@
 // traces_csv.c — the trace table reader (see traces_csv.h).
+#define _GNU_SOURCE   // tdestroy
 #include "traces_csv.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdint.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "hash.h"
 
 #define NFIELDS 5
 
@@ -18,25 +17,19 @@ typedef struct run_key {
     char *protocol;
     long period;
     long long seed;
-    uint64_t hash;
 } run_key;
 
 struct fpt_traces_csv {
     FILE *f;
     char *path;
     // the run being read
-    const char *protocol;   // owned by keys[]
+    const char *protocol;   // owned by its key in `seen`
     long period;
     long long seed;
     long first_line;
     double *acc;
     int n, cap;
-    // every run key so far: keys[] in file order, an open-addressing index
-    // slots[] (key index + 1, 0 = empty) at most half full
-    run_key *keys;
-    size_t n_keys, keys_cap;
-    uint32_t *slots;
-    size_t n_slots;
+    void *seen;             // every run key so far (a tsearch tree of run_key)
 };
 
 // One parsed row.
@@ -77,52 +70,35 @@ static int parse_double(const char *t, double *v) {
 
 // ---- the set of run keys ------------------------------------------------
 
-static uint64_t key_hash(const char *protocol, long period, long long seed) {
-    uint64_t h = fpt_fnv1a(FPT_FNV1A_INIT, protocol, strlen(protocol) + 1);
-    h = fpt_fnv1a(h, &period, sizeof period);
-    return fpt_fnv1a(h, &seed, sizeof seed);
+static int key_cmp(const void *pa, const void *pb) {
+    const run_key *a = pa, *b = pb;
+    if (a->period != b->period) return a->period < b->period ? -1 : 1;
+    if (a->seed != b->seed) return a->seed < b->seed ? -1 : 1;
+    return strcmp(a->protocol, b->protocol);
 }
 
-static int slots_grow(fpt_traces_csv *t) {
-    size_t n = t->n_slots ? 2 * t->n_slots : 1024;
-    uint32_t *s = calloc(n, sizeof *s);
-    if (!s) return -1;
-    for (size_t i = 0; i < t->n_keys; i++) {
-        size_t j = t->keys[i].hash & (n - 1);
-        while (s[j]) j = (j + 1) & (n - 1);
-        s[j] = (uint32_t)(i + 1);
-    }
-    free(t->slots);
-    t->slots = s;
-    t->n_slots = n;
-    return 0;
+static void key_free(void *p) {
+    run_key *k = p;
+    free(k->protocol);
+    free(k);
 }
 
 // Adds the key: 1 if new (*stored = the set's copy of the protocol), 0 if it
 // was already there, -1 out of memory.
 static int key_add(fpt_traces_csv *t, const char *protocol, long period, long long seed,
                    const char **stored) {
-    if (2 * (t->n_keys + 1) > t->n_slots && slots_grow(t)) return -1;
-    const uint64_t h = key_hash(protocol, period, seed);
-    size_t j = h & (t->n_slots - 1);
-    for (; t->slots[j]; j = (j + 1) & (t->n_slots - 1)) {
-        const run_key *k = &t->keys[t->slots[j] - 1];
-        if (k->hash == h && k->period == period && k->seed == seed &&
-            strcmp(k->protocol, protocol) == 0)
-            return 0;
+    run_key *k = malloc(sizeof *k);
+    if (!k || !(k->protocol = strdup(protocol))) {
+        free(k);
+        return -1;
     }
-    if (t->n_keys == t->keys_cap) {
-        size_t cap = t->keys_cap ? 2 * t->keys_cap : 256;
-        run_key *nk = realloc(t->keys, cap * sizeof *nk);
-        if (!nk) return -1;
-        t->keys = nk;
-        t->keys_cap = cap;
+    k->period = period, k->seed = seed;
+    run_key **in = tsearch(k, &t->seen, key_cmp);
+    if (!in || *in != k) {
+        key_free(k);
+        return in ? 0 : -1;
     }
-    char *copy = strdup(protocol);
-    if (!copy) return -1;
-    t->keys[t->n_keys] = (run_key){copy, period, seed, h};
-    t->slots[j] = (uint32_t)(++t->n_keys);
-    *stored = copy;
+    *stored = k->protocol;
     return 1;
 }
 
@@ -239,9 +215,7 @@ static int chomp(char *line, ssize_t len, const char *path, long lineno, fpt_err
 void fpt_traces_csv_close(fpt_traces_csv *t) {
     if (!t) return;
     if (t->f) fclose(t->f);
-    for (size_t i = 0; i < t->n_keys; i++) free(t->keys[i].protocol);
-    free(t->keys);
-    free(t->slots);
+    tdestroy(t->seen, key_free);
     free(t->acc);
     free(t->path);
     free(t);

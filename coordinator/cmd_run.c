@@ -357,24 +357,24 @@ static void free_coord(coord *c) {
     free(c->parked), free(c->hosts);
 }
 
-// Every condition of a replay spec must have recorded runs.
+// Every condition of a replay spec must have recorded runs (the error lists
+// the ones the file holds).
 static int check_replay(const fpt_job_spec *spec, fpt_err *err) {
     fpt_replay *r;
     if (fpt_replay_load(&r, spec->replay_path, err)) return -1;
-    for (int p = 0; p < spec->n_protocols; p++)
-        for (int f = 0; f < spec->protocols[p].n_freqs; f++) {
-            const char *name = fpt_protocol_name(spec->protocols[p].protocol.kind);
-            const fpt_job_protocol *jp = &spec->protocols[p];
-            if (fpt_replay_count(r, name, jp->freqs[f]) == 0) {
-                const double *acc;
-                int n;
-                fpt_replay_trace(r, name, jp->freqs[f], 1, &acc, &n, err);
-                fpt_replay_free(r);
-                return fpt_err_prefix(err, "%s:%d: [replay] ", spec->path, jp->line);
-            }
+    int rc = 0;
+    for (int p = 0; p < spec->n_protocols && !rc; p++) {
+        const fpt_job_protocol *jp = &spec->protocols[p];
+        for (int f = 0; f < jp->n_freqs && !rc; f++) {
+            const double *acc;
+            int n;
+            if (fpt_replay_trace(r, fpt_protocol_name(jp->protocol.kind), jp->freqs[f], 1, &acc,
+                                 &n, err))
+                rc = fpt_err_prefix(err, "%s:%d: [replay] ", spec->path, jp->line);
         }
+    }
     fpt_replay_free(r);
-    return 0;
+    return rc;
 }
 
 // Rank 0 before any worker starts: memory, the checkpoint directory, the

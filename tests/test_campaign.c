@@ -335,33 +335,31 @@ static void expect_refused(const char *text, const char *says) {
 }
 
 Test(campaign, spec_errors_say_what_is_wrong) {
-    const char *head = "[experiment]\nname = a\nseeds = 1-20\n[none]\n[reset]\nperiods = 5\n";
-    char t[1024];
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptve\n", head);
-    expect_refused(t, "x.ini:8: mode: 'adaptve' is not a mode (expected: sweep, adaptive)");
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptive\n", head);
-    expect_refused(t, "x.ini:7: [campaign] mode = adaptive needs one budget");
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptive\nbudget_runs = 5\nbudget_epochs = 9\n",
-             head);
-    expect_refused(t, "needs one budget");
-    snprintf(t, sizeof t, "%s[campaign]\nbudget_runs = 50\n", head);
-    expect_refused(t, "a budget applies to mode = adaptive");
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptive\nbudget_runs = 50\nconfirm = 0\n", head);
-    expect_refused(t, "x.ini:10: confirm: '0' is not an integer in 1..20");
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptive\nbudget_runs = 50\nbugdet = 3\n", head);
-    expect_refused(t, "unknown key 'bugdet' in [campaign] (expected: mode, budget_runs");
-    snprintf(t, sizeof t, "%s[campaign]\nmode = adaptive\nbudget_runs = 50\nmin_runs = 30\n",
-             head);
-    expect_refused(t, "20 seeds are fewer than min_runs = 30");
-    expect_refused("[experiment]\nname = a\nseeds = 1-20\n[reset]\nperiods = 5\n[campaign]\n"
-                   "mode = adaptive\nbudget_runs = 50\n",
-                   "needs a [none] section");
-    snprintf(t, sizeof t, "%s[synthetic]\nburn_in = 3\n[replay]\ndata = x.csv\n", head);
-    expect_refused(t, "[replay] and [synthetic] (line 7) both choose");
-    snprintf(t, sizeof t, "%s[replay]\n", head);
-    expect_refused(t, "[replay] needs 'data = FILE'");
-    snprintf(t, sizeof t, "%s[synthetic]\nfast_hazard = 1.5\n", head);
-    expect_refused(t, "fast_hazard: '1.5' is not a number in 0..1");
+    // Each case: settings after HEAD (lines 1-6), and what the error says.
+#define HEAD "[experiment]\nname = a\nseeds = 1-20\n[none]\n[reset]\nperiods = 5\n"
+#define ADAPTIVE "[campaign]\nmode = adaptive\nbudget_runs = 50\n"
+    static const struct { const char *text, *says; } bad[] = {
+        {HEAD "[campaign]\nmode = adaptve\n",
+         "x.ini:8: mode: 'adaptve' is not a mode (expected: sweep, adaptive)"},
+        {HEAD "[campaign]\nmode = adaptive\n",
+         "x.ini:7: [campaign] mode = adaptive needs one budget"},
+        {HEAD "[campaign]\nmode = adaptive\nbudget_runs = 5\nbudget_epochs = 9\n",
+         "needs one budget"},
+        {HEAD "[campaign]\nbudget_runs = 50\n", "a budget applies to mode = adaptive"},
+        {HEAD ADAPTIVE "confirm = 0\n", "x.ini:10: confirm: '0' is not an integer in 1..20"},
+        {HEAD ADAPTIVE "bugdet = 3\n",
+         "unknown key 'bugdet' in [campaign] (expected: mode, budget_runs"},
+        {HEAD ADAPTIVE "min_runs = 30\n", "20 seeds are fewer than min_runs = 30"},
+        {"[experiment]\nname = a\nseeds = 1-20\n[reset]\nperiods = 5\n" ADAPTIVE,
+         "needs a [none] section"},
+        {HEAD "[synthetic]\nburn_in = 3\n[replay]\ndata = x.csv\n",
+         "[replay] and [synthetic] (line 7) both choose"},
+        {HEAD "[replay]\n", "[replay] needs 'data = FILE'"},
+        {HEAD "[synthetic]\nfast_hazard = 1.5\n", "fast_hazard: '1.5' is not a number in 0..1"},
+    };
+#undef HEAD
+#undef ADAPTIVE
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) expect_refused(bad[i].text, bad[i].says);
 }
 
 Test(campaign, settings_sections_enter_the_hash_and_old_specs_keep_theirs) {

@@ -48,32 +48,33 @@ static void send_per_epoch(const fpt_epoch_record *recs, int n, int64_t job_id,
     fin->outcome = FPT_RUN_COMPLETED;
 }
 
-static void send_records(const fpt_run_config *cfg, const fpt_epoch_record *recs, int n,
-                         int64_t job_id, int batched, msg_finished *fin) {
+// The final state of a job whose records are made: its first passages.
+static void final_state(const fpt_run_config *cfg, const fpt_epoch_record *recs, int n,
+                        msg_finished *fin) {
     fin->state.n_targets = cfg->n_targets;
     for (int e = 1; e <= n; e++)
         for (int k = 0; k < cfg->n_targets; k++)
             fpt_first_passage_step(&fin->state.fpt[k], e, recs[e - 1].test_acc, cfg->targets[k]);
     fin->state.epoch = n;
-    static char *buf;   // one job's message, reused
-    static size_t cap;
-    size_t len = sizeof(msg_records) + (size_t)n * sizeof *recs;
-    if (batched && len > cap) {
-        char *nb = realloc(buf, len);
-        if (nb) buf = nb, cap = len;
-    }
-    if (!batched || len > cap) {   // (no buffer: the per-epoch path needs none)
-        send_per_epoch(recs, n, job_id, fin);
-        return;
-    }
-    msg_records head = {.job_id = job_id, .n = n};
-    memcpy(buf, &head, sizeof head);
-    memcpy(buf + sizeof head, recs, (size_t)n * sizeof *recs);
-    MPI_Send(buf, (int)len, MPI_BYTE, 0, TAG_RECORDS, MPI_COMM_WORLD);
+}
+
+// The engine's records, in msg after its msg_records head (records_of).
+static void send_records(char *msg, int n, int64_t job_id, msg_finished *fin) {
+    const msg_records head = {.job_id = job_id, .n = n};
+    memcpy(msg, &head, sizeof head);
+    const size_t len = sizeof head + (size_t)n * sizeof(fpt_epoch_record);
+    MPI_Send(msg, (int)len, MPI_BYTE, 0, TAG_RECORDS, MPI_COMM_WORLD);
     msg_ack ack;
     MPI_Recv(&ack, sizeof ack, MPI_BYTE, 0, TAG_ACK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     // Every record is stored: the job is complete even if a stop was asked.
     fin->outcome = FPT_RUN_COMPLETED;
+}
+
+// The records of a TAG_RECORDS message sit right after its head.
+_Static_assert(sizeof(msg_records) % _Alignof(fpt_epoch_record) == 0,
+               "records after the head are aligned");
+static fpt_epoch_record *records_of(char *msg) {
+    return (fpt_epoch_record *)(msg + sizeof(msg_records));
 }
 
 // The records of a job that is not trained: --noop (test accuracy rising by
@@ -107,8 +108,11 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
     if (!noop && spec->engine == FPT_ENGINE_REPLAY &&
         fpt_replay_load(&replay, spec->replay_path, err))
         return -1;
-    fpt_epoch_record *recs = NULL;
-    if (!trained && !(recs = calloc((size_t)spec->base.run.epochs, sizeof *recs))) {
+    // An untrained job's message: its head, then room for every epoch's record.
+    char *msg = NULL;
+    if (!trained &&
+        !(msg = malloc(sizeof(msg_records) +
+                       (size_t)spec->base.run.epochs * sizeof(fpt_epoch_record)))) {
         fpt_replay_free(replay);
         return fpt_fail(err, "out of memory for %d epoch records", spec->base.run.epochs);
     }
@@ -144,12 +148,14 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
         fpt_run_outcome outcome;
         if (!trained) {
             int n;
-            if (make_records(spec, &cfg, replay, noop, recs, &n, err)) {
+            if (make_records(spec, &cfg, replay, noop, records_of(msg), &n, err)) {
                 fpt_err_prefix(err, "job %lld: ", (long long)job.job_id);
                 rc = -1;
                 break;
             }
-            send_records(&cfg, recs, n, job.job_id, !noop, &fin);
+            final_state(&cfg, records_of(msg), n, &fin);
+            if (noop) send_per_epoch(records_of(msg), n, job.job_id, &fin);
+            else send_records(msg, n, job.job_id, &fin);
             outcome = (fpt_run_outcome)fin.outcome;
         } else if (fpt_run(&cfg, &data, tag, 1, send_epoch, &ctx, &fin.state, &outcome, err)) {
             fpt_err_prefix(err, "job %lld: ", (long long)job.job_id);
@@ -168,6 +174,6 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
     }
     fpt_dataset_free(&data);
     fpt_replay_free(replay);
-    free(recs);
+    free(msg);
     return rc;
 }
