@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     fpt_err err = {{0}};
     fpt_resnet *m;
     fpt_sgd opt;
-    if (fpt_resnet_create(&m, width, classes, 32, &err) ||
+    if (fpt_resnet_create(&m, &(fpt_resnet_arch){width, classes, 3, 32, 0}, &err) ||
         fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err)) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         return 1;

@@ -499,6 +499,7 @@ int fpt_dataset_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err)
     case FPT_DATA_CIFAR100: rc = cifar_load(d, o, &CIFAR100_FORMAT, err); break;
     default: rc = fpt_fail(err, "unknown dataset kind %d", (int)o->kind); break;
     }
+    d->channels = 3, d->height = d->width = 32, d->image_bytes = 3072;   // TEMP
     if (rc == 0) rc = compute_normalisation(d, err);
     if (rc != 0) fpt_dataset_free(d);
     return rc;

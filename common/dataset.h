@@ -33,6 +33,8 @@ typedef struct fpt_split {
 typedef struct fpt_dataset {
     fpt_dataset_kind kind;
     int num_classes;
+    int channels, height, width;   // TEMP (merged from the data branch)
+    size_t image_bytes;
     fpt_split train, test;
     float mean[3], std[3];   // per channel, of train pixels scaled to [0, 1]
 } fpt_dataset;
@@ -63,4 +65,5 @@ void fpt_dataset_batch(const fpt_dataset *d, const fpt_split *s, const int *idx,
                        int augment, uint64_t seed, uint32_t epoch, uint64_t draw_base,
                        float *x, int32_t *y);
 
+enum { FPT_AUG_CROP = 1, FPT_AUG_FLIP = 2 };   // TEMP
 #endif

@@ -35,8 +35,10 @@ static int is_protocol_section(int sec) { return sec >= SEC_NONE && sec <= SEC_W
 static fpt_protocol_kind kind_of(int sec) { return (fpt_protocol_kind)(sec - 1); }
 
 // Keys of the protocol sections beyond timing/periods/probabilities.
+// `variant` is per section (section.variant); the others are distinct keys
+// of one protocol each and share ctx.params.
 static const char *const proto_params[N_SEC][3] = {
-    [SEC_PARTIAL] = {"fraction"}, [SEC_SHRINK] = {"shrink", "sigma"}};
+    [SEC_PARTIAL] = {"fraction", "variant"}, [SEC_SHRINK] = {"shrink", "sigma", "variant"}};
 
 // Keys of the settings sections: each sets one field of fpt_job_spec.
 typedef enum { AUX_DOUBLE, AUX_LONG, AUX_INT, AUX_MODE, AUX_PATH } aux_type;
@@ -98,6 +100,7 @@ typedef struct section {
     key_rec keys[MAX_KEYS];
     int timing_set;
     fpt_timing timing;
+    fpt_variant variant;   // clean unless set
     int n_periods, n_probs, periods_line, probs_line;
     double periods[FPT_JOB_MAX_FREQS], probs[FPT_JOB_MAX_FREQS];
 } section;
@@ -259,6 +262,9 @@ static int misplaced_in_experiment(ctx *c, const char *key, int line) {
     if (!strcmp(key, "fraction"))
         return FAIL(c, line, "'fraction' does not belong in [experiment]: it is a parameter of "
                              "[partial_reset]");
+    if (!strcmp(key, "variant"))
+        return FAIL(c, line, "'variant' does not belong in [experiment]: set it in "
+                             "[partial_reset] or [shrink_perturb]");
     if (!strcmp(key, "shrink") || !strcmp(key, "sigma"))
         return FAIL(c, line, "'%s' does not belong in [experiment]: it is a parameter of "
                              "[shrink_perturb]", key);
@@ -276,7 +282,7 @@ static int is_experiment_key(const char *key) {
     const char *canon = fpt_train_spec_canonical(key);
     if (!canon) return 0;
     static const char *const refused[] = {"protocol", "timing", "period", "prob", "fraction",
-                                          "shrink", "sigma", "seed", "checkpoint",
+                                          "shrink", "sigma", "variant", "seed", "checkpoint",
                                           "checkpoint_every", "resume"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (!strcmp(canon, refused[i])) return 0;
@@ -338,6 +344,7 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
         }
         if (is_param_of(sec, key)) {
             if (fpt_train_spec_set(&c->params, key, value, c->err)) return fail_here(c, line);
+            if (!strcmp(key, "variant")) S->variant = c->params.run.protocol.variant;
             return 1;
         }
     }
@@ -351,7 +358,7 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
             n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", proto_params[sec][k]);
     }
     for (int other = SEC_NONE; other < N_SEC; other++)
-        if (other != sec && is_param_of(other, key))
+        if (other != sec && !hint[0] && is_param_of(other, key))
             snprintf(hint, sizeof hint, "; '%s' is a parameter of [%s]", key,
                      section_names[other]);
     if (!hint[0] && is_experiment_key(key))
@@ -549,6 +556,7 @@ static int build_protocols(ctx *c) {
         jp->protocol.shrink = c->params.run.protocol.shrink;
         jp->protocol.sigma = c->params.run.protocol.sigma;
         jp->protocol.eta_min = s->base.run.lr.eta_min;
+        jp->protocol.variant = S->variant;
         if (sec == SEC_NONE) {
             jp->n_freqs = 1;
             jp->freqs[0] = 0.0;
@@ -693,6 +701,7 @@ static int put_section(ctx *c, FILE *f, int sec) {
         if (!strcmp(key, "name")) fputs(c->s->name, m);
         else if (!strcmp(key, "seeds")) put_seeds(m, c->s);
         else if (!strcmp(key, "timing")) fputs(fpt_timing_name(S->timing), m);
+        else if (!strcmp(key, "variant")) fputs(fpt_variant_name(S->variant), m);
         else if (!strcmp(key, "periods") || !strcmp(key, "probabilities")) {
             int np = key[1] == 'e' ? S->n_periods : S->n_probs;
             const double *v = key[1] == 'e' ? S->periods : S->probs;

@@ -10,7 +10,7 @@
 //                             empty list are errors
 //   <any train-spec key>      epochs, width, lr, target (a list), threads
 //                             (threads per worker), dataset, ... except:
-//     protocol, timing, period, prob, fraction, shrink, sigma -> protocol
+//     protocol, timing, period, prob, fraction, shrink, sigma, variant -> protocol
 //       sections (below);
 //     seed -> 'seeds'; checkpoint, checkpoint_every, resume -> set by the
 //       farm per run.
@@ -20,8 +20,10 @@
 //   [partial_reset]           periods = 1,2,5,10    periodic; integers 1..100000
 //   [shrink_perturb]          probabilities = 0.01  geometric; each in (0, 1]
 //   [warm_restart]            plus the protocol's own parameters:
-//                               partial_reset: fraction; shrink_perturb:
-//                               shrink, sigma (eta_min is an [experiment] key)
+//                               partial_reset: fraction, variant;
+//                               shrink_perturb: shrink, sigma, variant
+//                               (variant = clean | study: protocol.h);
+//                               eta_min is an [experiment] key
 //   [campaign]                optional: how the jobs are run (campaign.h)
 //     mode = sweep            every job of the grid (default)
 //          | adaptive         the response model chooses which jobs to run:

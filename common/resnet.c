@@ -17,15 +17,27 @@ typedef struct layout {
     size_t bn_save;  // running total of BN channels (for save offsets)
 } layout;
 
-static size_t add_tensor(fpt_resnet *m, const char *name, fpt_param_kind kind, size_t size,
-                         int fan_in, int fan_out) {
+// Registers a tensor of PyTorch shape dims[0..ndim) (ndim 1, 2 or 4) and
+// returns its offset.  fan_in and fan_out as torch.nn.init computes them:
+// dims[1] resp. dims[0] times the receptive field (the product of dims[2..]).
+static size_t add_tensor(fpt_resnet *m, const char *name, fpt_param_kind kind, int ndim,
+                         const int *dims) {
     fpt_param_tensor *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->kind = kind;
     t->offset = m->n_params;
+    t->ndim = ndim;
+    size_t size = 1;
+    int field = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = dims[i];
+        size *= (size_t)dims[i];
+        if (i >= 2) field *= dims[i];
+    }
     t->size = size;
-    t->fan_in = fan_in;
-    t->fan_out = fan_out;
+    // A bias (out) takes the fan_in of its layer's weight: passed as dims[1].
+    t->fan_in = ndim >= 2 ? dims[1] * field : 1;
+    t->fan_out = dims[0] * field;
     m->n_params += size;
     return t->offset;
 }
@@ -38,36 +50,39 @@ static void add_convbn(layout *L, fpt_convbn *cb, const char *conv_name, const c
     char name[48];
     cb->s = (fpt_conv_shape){cin, cout, k, stride, k / 2};
     snprintf(name, sizeof name, "%s.weight", conv_name);
-    cb->w = add_tensor(m, name, FPT_PARAM_CONV_W, (size_t)cout * cin * k * k, cin * k * k,
-                       cout * k * k);
+    cb->w = add_tensor(m, name, FPT_PARAM_CONV_W, 4, (const int[]){cout, cin, k, k});
     snprintf(name, sizeof name, "%s.weight", bn_name);
-    cb->gamma = add_tensor(m, name, FPT_PARAM_BN_W, (size_t)cout, 1, 1);
+    cb->gamma = add_tensor(m, name, FPT_PARAM_BN_W, 1, (const int[]){cout});
     snprintf(name, sizeof name, "%s.bias", bn_name);
-    cb->beta = add_tensor(m, name, FPT_PARAM_BN_B, (size_t)cout, 1, 1);
+    cb->beta = add_tensor(m, name, FPT_PARAM_BN_B, 1, (const int[]){cout});
     cb->running = m->n_buffers;
     m->n_buffers += 2 * (size_t)cout;
     cb->save = 2 * L->bn_save;
     L->bn_save += (size_t)cout;
 }
 
-int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw,
-                      fpt_err *err) {
+int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *err) {
     *out = NULL;
+    const int width = arch->width, num_classes = arch->num_classes, image_hw = arch->image_hw;
     if (width < 1 || width > 1024)
         return fpt_fail(err, "model width %d out of range (expected 1..1024)", width);
     if (num_classes < 2 || num_classes > 100000)
         return fpt_fail(err, "num_classes %d out of range (expected 2..100000)", num_classes);
-    if (image_hw < 8 || image_hw % 8 != 0 || image_hw > 512)
-        return fpt_fail(err, "image size %d not supported (expected a multiple of 8, 8..512)",
-                        image_hw);
+    if (arch->in_channels < 1 || arch->in_channels > 4)
+        return fpt_fail(err, "%d input channels not supported (expected 1..4)",
+                        arch->in_channels);
+    if (image_hw < 4 || image_hw > 512)
+        return fpt_fail(err, "image size %d not supported (expected 4..512 pixels)", image_hw);
     fpt_resnet *m = fpt_calloc(1, sizeof *m, "model", err);
     if (!m) return -1;
     m->width = width;
     m->num_classes = num_classes;
     m->image_hw = image_hw;
+    m->in_channels = arch->in_channels;
+    m->stage_norm = arch->stage_norm != 0;
 
     layout L = {m, 0};
-    add_convbn(&L, &m->stem, "conv1", "bn1", 3, width, 3, 1);
+    add_convbn(&L, &m->stem, "conv1", "bn1", m->in_channels, width, 3, 1);
     int cin = width, h = image_hw;
     for (int stage = 0; stage < 4; stage++) {
         int cout = width << stage;
@@ -85,7 +100,7 @@ int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw
             bl->cout = cout;
             bl->stride = stride;
             bl->h_in = h;
-            bl->h_out = h / stride;
+            bl->h_out = fpt_conv_out_size(h, 3, stride, 1);   // = the 1x1 shortcut's
             add_convbn(&L, &bl->c1, c1, n1, cin, cout, 3, stride);
             add_convbn(&L, &bl->c2, c2, n2, cout, cout, 3, 1);
             bl->has_proj = (stride != 1 || cin != cout);
@@ -95,10 +110,15 @@ int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw
         }
     }
     m->fc_in = cin;
-    m->fc_w = add_tensor(m, "fc.weight", FPT_PARAM_FC_W, (size_t)num_classes * cin, cin,
-                         num_classes);
-    m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, (size_t)num_classes, cin, num_classes);
+    m->fc_w = add_tensor(m, "fc.weight", FPT_PARAM_FC_W, 2, (const int[]){num_classes, cin});
+    // The bias draws from U(-1/sqrt(fan_in of the weight), ..): fan_in carried in dims[1].
+    m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, 1, (const int[]){num_classes});
+    m->tensors[m->n_tensors - 1].fan_in = cin;
     m->n_bn_channels = L.bn_save;
+    if (m->stage_norm) {
+        m->stage_buf = m->n_buffers;
+        m->n_buffers += 8;
+    }
     m->ws_floats = (size_t)4 << 20;   // 16 MiB per im2col buffer (larger chunks measured no faster)
 
     m->params = fpt_calloc(m->n_params, sizeof(float), "parameters", err);
@@ -178,6 +198,11 @@ static void reset_running(const fpt_convbn *cb, float *buffers) {
 
 void fpt_resnet_init_buffers(const fpt_resnet *m, float *buffers) {
     for_each_bn(m, reset_running, buffers);
+    if (m->stage_norm)
+        for (int j = 0; j < 4; j++) {
+            buffers[m->stage_buf + 2 * j] = 0.0f;       // mean_j
+            buffers[m->stage_buf + 2 * j + 1] = 1.0f;   // std_j
+        }
 }
 
 // ---- per-batch memory -------------------------------------------------------
@@ -192,8 +217,8 @@ static size_t place_activations(fpt_resnet *m, int N, float *base) {
         used += ((size_t)(n) + 15) & ~(size_t)15;     \
     } while (0)
     const size_t hw = (size_t)m->image_hw * m->image_hw;
-    size_t largest = (size_t)3 * N * hw;
-    TAKE(m->x, 3 * N * hw);
+    size_t largest = (size_t)m->in_channels * N * hw;
+    TAKE(m->x, (size_t)m->in_channels * N * hw);
     TAKE(m->z0, (size_t)m->width * N * hw);
     TAKE(m->a0, (size_t)m->width * N * hw);
     for (int i = 0; i < 8; i++) {
@@ -207,6 +232,7 @@ static size_t place_activations(fpt_resnet *m, int N, float *base) {
         TAKE(b->z2, n);
         if (b->has_proj) TAKE(b->zs, n); else b->zs = NULL;
         TAKE(b->out, n);
+        if (m->stage_norm && i % 2 == 1) TAKE(b->normed, n); else b->normed = NULL;
     }
     TAKE(m->bn_save, 2 * m->n_bn_channels);
     TAKE(m->pooled, (size_t)N * m->fc_in);
@@ -275,7 +301,8 @@ static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
 // conv output, kept for backward) and y.
 static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
                            float *z, float *y, int train, int relu) {
-    const int N = m->batch, h_out = h_in / cb->s.stride, C = cb->s.cout;
+    const int N = m->batch, h_out = fpt_conv_out_size(h_in, cb->s.k, cb->s.stride, cb->s.pad);
+    const int C = cb->s.cout;
     const size_t M = (size_t)N * h_out * h_out;
     const float *p = m->params, *gamma = p + cb->gamma, *beta = p + cb->beta;
     float *run = m->buffers + cb->running, *save = m->bn_save + cb->save;
@@ -296,7 +323,8 @@ static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const 
 static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
                             const float *z, const float *relu_out, float *dy, float *tmp,
                             float *dx, const float *dx_add) {
-    const int N = m->batch, h_out = h_in / cb->s.stride, C = cb->s.cout;
+    const int N = m->batch, h_out = fpt_conv_out_size(h_in, cb->s.k, cb->s.stride, cb->s.pad);
+    const int C = cb->s.cout;
     const size_t M = (size_t)N * h_out * h_out;
     const float *p = m->params;
     float *g = m->grads;
@@ -311,12 +339,40 @@ static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const
                                        g + cb->w, &m->ws));
 }
 
+// ---- stage normalisation (resnet.h) ---------------------------------------------
+
+// After stage j (block b = 2j + 1): b->y = (b->out - mean_j) / std_j when
+// (mean_j, std_j) != (0, 1), else b->out itself, exactly as the study's
+// forward tests it.  n = floats of the block's output.
+static void stage_norm_forward(fpt_resnet *m, fpt_block *b, int j, size_t n) {
+    b->y = b->out;
+    m->stage_active[j] = 0;
+    if (!m->stage_norm) return;
+    const float mean = m->buffers[m->stage_buf + 2 * j], sd = m->buffers[m->stage_buf + 2 * j + 1];
+    if (mean == 0.0f && sd == 1.0f) return;
+    m->stage_active[j] = 1;
+    float *y = b->normed;
+    const float *x = b->out;
+    #pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] - mean) / sd;
+    b->y = y;
+}
+
+// Backward of the same: g (n) is the gradient at b->y; becomes the gradient
+// at b->out (d/dx of (x - mean) / std is 1 / std; the buffers get none).
+static void stage_norm_backward(const fpt_resnet *m, int j, size_t n, float *g) {
+    if (!m->stage_active[j]) return;
+    const float sd = m->buffers[m->stage_buf + 2 * j + 1];
+    #pragma omp parallel for schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) g[i] = g[i] / sd;
+}
+
 // ---- forward and backward ------------------------------------------------------
 
 int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err) {
     if (ensure_batch(m, N, err) != 0) return -1;
     const int hw = m->image_hw;
-    FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, 3, hw * hw));
+    FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, m->in_channels, hw * hw));
 
     convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train, 1);
 
@@ -332,7 +388,9 @@ int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err 
             shortcut = m->g[0];
         }
         FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_relu_inplace(n, b->out, shortcut));
-        cur = b->out;
+        b->y = b->out;
+        if (i % 2 == 1) FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, stage_norm_forward(m, b, i / 2, n));
+        cur = b->y;
     }
     const fpt_block *last = &m->blocks[7];
     const int hw_last = last->h_out * last->h_out;
@@ -363,7 +421,10 @@ double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
     // for gradients inside the block, S for the gradient at the block input.
     for (int i = 7; i >= 0; i--) {
         const fpt_block *b = &m->blocks[i];
-        const float *in = i > 0 ? m->blocks[i - 1].out : m->a0;
+        const float *in = i > 0 ? m->blocks[i - 1].y : m->a0;
+        if (i % 2 == 1)   // P: the gradient at the stage's normalised output -> at b->out
+            FPT_TIMED(FPT_PROF_ELEMWISE, 0.0,
+                      stage_norm_backward(m, i / 2, (size_t)b->cout * N * b->h_out * b->h_out, P));
         // b->out = relu(bn2(z2) + shortcut): masking P in place gives the
         // gradient at the sum, which feeds both bn2 and the shortcut.
         convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, P, Q, R, NULL);

@@ -1,12 +1,23 @@
 // resnet.h — ResNet-18, CIFAR variant, in one flat parameter arena.
 //
 // Architecture (He et al. 2016, CIFAR stem as in the study):
-//   stem   conv3x3(3 -> w, stride 1) BN ReLU            (no max-pool)
+//   input  (C, hw, hw): C = 3 for CIFAR, 1 for MNIST-format data
+//   stem   conv3x3(C -> w, stride 1) BN ReLU            (no max-pool)
 //   stage  s = 1..4 of two BasicBlocks, width w*2^(s-1), stride 2 for s > 1
 //          block: conv3x3 BN ReLU conv3x3 BN, + shortcut, ReLU;
 //          shortcut = identity, or conv1x1(stride) BN when the shape changes
 //   head   global average pool, linear(8w -> num_classes)
 // w = 64 with 10 classes is the standard 11,173,962-parameter ResNet-18.
+// Spatial sizes: stride-2 stages give ceil(h/2) (3x3 pad 1 and 1x1 pad 0
+// alike), so 32 -> 32, 16, 8, 4 and 28 -> 28, 14, 7, 4.
+//
+// Stage normalisation (optional, `stage_norm`): the study's network
+// (Hirshberg-Lab/OptPerturbationsNN, nets.py) carries two scalar buffers per
+// stage output, mean_j (init 0) and std_j (init 1), j = 1..4, and computes
+// x = (x - mean_j) / std_j after stage j whenever (mean_j, std_j) != (0, 1).
+// They matter only under its shrink-and-perturb, which shrinks them with the
+// rest of the state (protocol.h).  They live at the end of `buffers`,
+// [mean_1, std_1, ..., mean_4, std_4], so checkpoints carry them.
 //
 // Memory.  params, grads and the SGD momentum each live in ONE float array
 // of n_params, in PyTorch's named_parameters() order (so a state dump maps
@@ -35,7 +46,8 @@ typedef struct fpt_param_tensor {
     char name[64];          // PyTorch-style name, e.g. "layer2.0.shortcut.0.weight"
     fpt_param_kind kind;
     size_t offset, size;    // floats, into params/grads
-    int fan_in, fan_out;
+    int fan_in, fan_out;    // as torch.nn.init computes them (conv: Cin*K*K, Cout*K*K)
+    int ndim, shape[4];     // the PyTorch shape: (Cout, Cin, K, K), (C), (out, in), (out)
 } fpt_param_tensor;
 
 #define FPT_MAX_TENSORS 64
@@ -54,10 +66,27 @@ typedef struct fpt_block {
     int cin, cout, stride, h_in, h_out;  // h: square spatial size
     // activations of the current batch, (C, N, h, h) each; see resnet.c
     float *z1, *a1, *z2, *zs, *out;
+    // Last block of a stage with stage_norm: (out - mean) / std, and what the
+    // next layer reads (`normed` when the stage's normalisation was active in
+    // the last forward, else `out`).
+    float *normed;
+    const float *y;
 } fpt_block;
 
+// What fpt_resnet_create builds.
+typedef struct fpt_resnet_arch {
+    int width;          // base width w, 1..1024 (64: the standard ResNet-18)
+    int num_classes;    // outputs, 2..100000
+    int in_channels;    // input channels, 1..4
+    int image_hw;       // input height = width, 4..512 pixels
+    int stage_norm;     // 1: the study network's per-stage buffers (above)
+} fpt_resnet_arch;
+
 typedef struct fpt_resnet {
-    int width, num_classes, image_hw;    // image_hw: input is (3, hw, hw)
+    int width, num_classes, image_hw;    // image_hw: input is (in_channels, hw, hw)
+    int in_channels, stage_norm;
+    size_t stage_buf;                    // offset into buffers of (mean_1, std_1, ...) if stage_norm
+    int stage_active[4];                 // stage j's normalisation applied in the last forward
     fpt_convbn stem;
     fpt_block blocks[8];
     size_t fc_w, fc_b;                   // offsets into params
@@ -72,7 +101,7 @@ typedef struct fpt_resnet {
     int batch_cap, batch;
     size_t ws_floats;                    // im2col budget per buffer (floats)
     float *act_arena;
-    float *x, *z0, *a0;                  // input (3,N,hw,hw) and stem activations
+    float *x, *z0, *a0;                  // input (C,N,hw,hw) and stem activations
     float *bn_save;                      // (n_bn_channels * 2) means and invstds
     float *pooled, *logits, *dlogits, *dpooled;
     float *g[4];                         // gradient scratch, largest activation each
@@ -80,9 +109,8 @@ typedef struct fpt_resnet {
 } fpt_resnet;
 
 // Builds the layout and allocates params, grads and buffers (zeroed; call
-// fpt_resnet_init).  width >= 1, num_classes >= 2, image_hw a multiple of 8.
-int fpt_resnet_create(fpt_resnet **out, int width, int num_classes, int image_hw,
-                      fpt_err *err);
+// fpt_resnet_init_*).  Ranges as in fpt_resnet_arch; errors say which.
+int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *err);
 void fpt_resnet_free(fpt_resnet *m);
 
 // torchvision initialisation drawn from (seed, FPT_RNG_INIT, draw): conv
@@ -91,10 +119,11 @@ void fpt_resnet_free(fpt_resnet *m);
 // `params` (m->params, or another array of n_params for a fresh draw used by
 // a perturbation).  Tensor t of draw d uses stream d*256 + t.
 void fpt_resnet_init_params(const fpt_resnet *m, uint64_t seed, uint32_t draw, float *params);
-// BatchNorm running statistics to their initial mean 0, var 1.
+// BatchNorm running statistics to their initial mean 0, var 1 (and the
+// stage buffers, if any, to mean 0, std 1).
 void fpt_resnet_init_buffers(const fpt_resnet *m, float *buffers);
 
-// Forward pass on x (N, 3, hw, hw) NCHW.  train != 0: batch statistics, the
+// Forward pass on x (N, in_channels, hw, hw) NCHW.  train != 0: batch statistics, the
 // running statistics are updated, and activations are kept for backward.
 // Returns 0 and leaves logits (N, num_classes) in m->logits.
 int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err);

@@ -31,6 +31,7 @@ void fpt_run_config_defaults(fpt_run_config *c) {
     c->n_targets = 1;
     c->targets[0] = 50.0;
     c->seed = 1;
+    c->flip = 1;
 }
 
 int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err *err) {
@@ -69,11 +70,13 @@ int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err 
 }
 
 // FNV-1a over a canonical text of the trajectory-determining settings:
-// stable across builds and struct layouts.
+// stable across builds and struct layouts.  Settings added since v1 are
+// appended only when they differ from the behaviour v1 had, so that the
+// checkpoints of existing campaigns keep their hash.
 uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
     char s[1024];
     const fpt_protocol *p = &c->protocol;
-    snprintf(s, sizeof s,
+    int n = snprintf(s, sizeof s,
              "v1 data=%s width=%d classes=%d batch=%d lr=%d,%.17g,%.17g,%d,%d,%d,%d,%.17g "
              "mom=%.17g wd=%.17g repl=%d aug=%d proto=%s,%s,%d,%.17g,%.17g,%.17g,%.17g,%.17g "
              "seed=%llu",
@@ -82,6 +85,10 @@ uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
              c->lr.eta_min, c->momentum, c->weight_decay, c->with_replacement, c->augment,
              fpt_protocol_name(p->kind), fpt_timing_name(p->timing), p->period, p->prob,
              p->fraction, p->shrink, p->sigma, p->eta_min, (unsigned long long)c->seed);
+    if (p->variant != FPT_VARIANT_CLEAN && n > 0 && (size_t)n < sizeof s)
+        n += snprintf(s + n, sizeof s - (size_t)n, " variant=%s", fpt_variant_name(p->variant));
+    if (c->augment && !c->flip && n > 0 && (size_t)n < sizeof s)
+        n += snprintf(s + n, sizeof s - (size_t)n, " flip=0");
     return fpt_fnv1a(FPT_FNV1A_INIT, s, strlen(s));
 }
 
@@ -118,7 +125,8 @@ static void epoch_order(const fpt_run_config *c, int n, int epoch, int *order) {
 typedef struct run_buffers {
     fpt_resnet *m;
     fpt_sgd opt;
-    float *x, *scratch;   // batch (B, 3, 32, 32); fresh-draw scratch (n_params)
+    float *x, *scratch;   // batch (B, C, H, W); fresh-draw scratch (n_params)
+    uint8_t *chosen;      // (n_params) partial_reset's selection
     int32_t *y;           // (B)
     int *order;           // (n_train)
     int *idx;             // (B) test indices
@@ -127,6 +135,7 @@ typedef struct run_buffers {
 static void free_buffers(run_buffers *b) {
     fpt_free(b->x);
     fpt_free(b->scratch);
+    fpt_free(b->chosen);
     fpt_free(b->y);
     fpt_free(b->order);
     fpt_free(b->idx);
@@ -142,7 +151,8 @@ static int train_epoch(const fpt_run_config *c, const fpt_dataset *d, run_buffer
     double sum = 0.0;
     for (int s = 0; s < n; s += B) {
         const int nb = n - s < B ? n - s : B;
-        fpt_dataset_batch(d, &d->train, b->order + s, nb, c->augment, c->seed, (uint32_t)epoch,
+        const unsigned aug = c->augment ? FPT_AUG_CROP | (c->flip ? FPT_AUG_FLIP : 0u) : 0u;
+        fpt_dataset_batch(d, &d->train, b->order + s, nb, aug, c->seed, (uint32_t)epoch,
                           (uint64_t)s, b->x, b->y);
         if (fpt_resnet_forward(b->m, b->x, nb, 1, err)) return -1;
         double loss = fpt_resnet_backward(b->m, b->y, NULL);
@@ -198,16 +208,24 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
     st.config_hash = fpt_run_config_hash(c, dataset_tag);
     st.n_targets = c->n_targets;
 
-    if (fpt_resnet_create(&b.m, c->width, c->num_classes, FPT_IMG_HW, err) ||
+    if (d->height != d->width) {
+        fpt_fail(err, "images of %dx%d pixels: the network takes square images only",
+                 d->height, d->width);
+        goto done;
+    }
+    const fpt_resnet_arch arch = {c->width, c->num_classes, d->channels, d->height,
+                                  fpt_protocol_needs_stage_norm(&c->protocol)};
+    if (fpt_resnet_create(&b.m, &arch, err) ||
         fpt_sgd_create(&b.opt, b.m->n_params, c->momentum, c->weight_decay, err))
         goto done;
-    b.x = fpt_calloc((size_t)B * FPT_IMG_PIXELS, sizeof(float), "batch images", err);
+    b.x = fpt_calloc((size_t)B * d->image_bytes, sizeof(float), "batch images", err);
     b.y = b.x ? fpt_calloc((size_t)B, sizeof(int32_t), "batch labels", err) : NULL;
     b.idx = b.y ? fpt_calloc((size_t)B, sizeof(int), "test indices", err) : NULL;
     b.order = b.idx ? fpt_calloc((size_t)d->train.n, sizeof(int), "data order", err) : NULL;
     b.scratch = b.order ? fpt_calloc(b.m->n_params, sizeof(float), "perturbation draw", err)
                         : NULL;
-    if (!b.scratch) goto done;
+    b.chosen = b.scratch ? fpt_calloc(b.m->n_params, 1, "partial_reset selection", err) : NULL;
+    if (!b.chosen) goto done;
 
     if (resume && c->checkpoint_path && file_exists(c->checkpoint_path)) {
         fpt_run_state saved;
@@ -246,8 +264,9 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
         for (int k = 0; k < c->n_targets; k++)
             fpt_first_passage_step(&st.fpt[k], epoch, rec.test_acc, c->targets[k]);
         if (fpt_protocol_fires(&c->protocol, c->seed, epoch)) {
-            fpt_protocol_apply(&c->protocol, b.m, &b.opt, c->seed, (uint32_t)st.perturb_events,
-                               b.scratch);
+            if (fpt_protocol_apply(&c->protocol, b.m, &b.opt, c->seed,
+                                   (uint32_t)st.perturb_events, b.scratch, b.chosen, err))
+                goto done;
             st.perturb_events++;
             if (c->protocol.kind == FPT_PROTO_WARM_RESTART) st.last_restart = epoch;
             rec.perturbed = 1;

@@ -29,7 +29,8 @@ typedef struct fpt_run_config {
     fpt_lr_schedule lr;            // ignored by warm_restart (its own cosine)
     double momentum, weight_decay;
     int with_replacement;          // sample minibatches with replacement
-    int augment;                   // random crop + flip (off by default, as the study)
+    int augment;                   // random crop (+ flip) (off by default, as the study)
+    int flip;                      // with augment: also mirror (default 1; 0 for digits)
     fpt_protocol protocol;
     int n_targets;
     double targets[FPT_MAX_TARGETS];   // test accuracy, percent
@@ -64,7 +65,7 @@ const char *fpt_run_outcome_name(fpt_run_outcome o);
 
 // Fills defaults: width 16, 10 classes, 30 epochs, batch 128, constant
 // lr 0.05, momentum 0.9, weight decay 5e-4, without replacement, no
-// augmentation, protocol none, one target 50%, seed 1.
+// augmentation (flip when augmenting), protocol none, one target 50%, seed 1.
 void fpt_run_config_defaults(fpt_run_config *c);
 int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err *err);
 // Hash of everything that determines the trajectory's values (not epochs,

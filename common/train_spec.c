@@ -21,19 +21,23 @@ typedef struct opt {
     const char *help;
 } opt;
 
-static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100", NULL};
+static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100", "fashion-mnist",
+                                            "mnist", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const protocol_names[] = {"none", "reset", "partial_reset",
                                              "shrink_perturb", "warm_restart", NULL};
 static const char *const timing_names[] = {"periodic", "geometric", NULL};
 static const char *const sampling_names[] = {"without_replacement", "with_replacement", NULL};
+static const char *const variant_names[] = {"clean", "study", NULL};
 
 #define OFF(field) offsetof(fpt_train_spec, field)
 static const opt options[] = {
     {"dataset", T_ENUM, OFF(data.kind), 0, 0, dataset_names, "synthetic",
-     "data: synthetic (built in), cifar10 or cifar100 (official binary files)"},
+     "data: synthetic (built in), cifar10 or cifar100 (official binary files), fashion-mnist "
+     "or mnist (official IDX files, gzipped or not)"},
     {"data_path", T_STRING, OFF(data_path), 0, 0, NULL, "",
-     "directory with the CIFAR .bin files (deploy/get-cifar.sh fetches them)"},
+     "directory with the data files: CIFAR .bin (deploy/get-cifar.sh fetches them), IDX for "
+     "(fashion-)mnist; fashion-mnist defaults to Debian's /usr/share/datasets/fashion-mnist"},
     {"train_subset", T_INT, OFF(data.train_subset), 0, 1e7, NULL, "0",
      "use only the first N training images (0: all)"},
     {"test_subset", T_INT, OFF(data.test_subset), 0, 1e7, NULL, "0",
@@ -67,6 +71,8 @@ static const opt options[] = {
      "without_replacement", "minibatches: without_replacement (shuffle) or with_replacement"},
     {"augment", T_BOOL, OFF(run.augment), 0, 0, NULL, "false",
      "random crop (4-pixel padding) and horizontal flip"},
+    {"flip", T_BOOL, OFF(run.flip), 0, 0, NULL, "true",
+     "with augment: mirror images at random (--no-flip for digits: mnist)"},
     {"protocol", T_ENUM, OFF(run.protocol.kind), 0, 0, protocol_names, "none",
      "perturbation: none, reset, partial_reset, shrink_perturb, warm_restart"},
     {"timing", T_ENUM, OFF(run.protocol.timing), 0, 0, timing_names, "periodic",
@@ -80,6 +86,9 @@ static const opt options[] = {
     {"shrink", T_DOUBLE, OFF(run.protocol.shrink), 0, 1, NULL, "0.4",
      "shrink_perturb: lambda"},
     {"sigma", T_DOUBLE, OFF(run.protocol.sigma), 0, 10, NULL, "0.1", "shrink_perturb: sigma"},
+    {"variant", T_ENUM, OFF(run.protocol.variant), 0, 0, variant_names, "clean",
+     "partial_reset, shrink_perturb: clean (the definitions) or study (as the study's code "
+     "applies them: README, 'Protocols')"},
     {"target", T_TARGETS, OFF(run.targets), 1e-9, 100, NULL, "50",
      "target test accuracy in percent; a comma list for several"},
     {"stop_at_target", T_BOOL, OFF(run.stop_at_target), 0, 0, NULL, "false",

@@ -36,7 +36,7 @@ static void batch_labels(uint32_t stream, int n, int32_t *labels) {
 static fpt_resnet *fresh_model(int width, int hw) {
     fpt_err err = {{0}};
     fpt_resnet *m = NULL;
-    cr_assert_eq(fpt_resnet_create(&m, width, CLASSES, hw, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){width, CLASSES, 3, hw, 0}, &err), 0, "%s", err.msg);
     fpt_resnet_init_params(m, SEED, 0, m->params);
     fpt_resnet_init_buffers(m, m->buffers);
     return m;

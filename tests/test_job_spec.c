@@ -162,6 +162,31 @@ Test(job_spec, expansion_order_and_run_configs) {
     fpt_job_spec_free(&s);
 }
 
+// `variant` is per protocol section: one section's choice never leaks into
+// another, and a spec that does not name it keeps the canonical text (and so
+// the hash) it had before the key existed.
+Test(job_spec, variant_is_per_section) {
+    fpt_job_spec s;
+    load_ok(&s, "[experiment]\nname = v\nseeds = 1\n"
+                "[partial_reset]\nperiods = 4\nvariant = study\n"
+                "[shrink_perturb]\nperiods = 2\n");
+    fpt_err err = {{0}};
+    fpt_run_config c;
+    cr_assert_eq(fpt_job_spec_run_config(&s, 0, &c, &err), 0, "%s", err.msg);
+    cr_expect_eq(c.protocol.kind, FPT_PROTO_PARTIAL_RESET);
+    cr_expect_eq(c.protocol.variant, FPT_VARIANT_STUDY);
+    cr_assert_eq(fpt_job_spec_run_config(&s, 1, &c, &err), 0, "%s", err.msg);
+    cr_expect_eq(c.protocol.kind, FPT_PROTO_SHRINK_PERTURB);
+    cr_expect_eq(c.protocol.variant, FPT_VARIANT_CLEAN);
+    cr_expect(strstr(s.canonical, "partial_reset.variant=study\n"), "%s", s.canonical);
+    cr_expect(!strstr(s.canonical, "shrink_perturb.variant"), "%s", s.canonical);
+    fpt_job_spec_free(&s);
+    load_ok(&s, "[experiment]\nname = v\nseeds = 1\n[shrink_perturb]\nperiods = 2\n");
+    cr_expect_str_eq(s.canonical, "fptfarm-job-spec v1\nexperiment.name=v\nexperiment.seeds=1\n"
+                                  "[shrink_perturb]\nshrink_perturb.periods=2\n");
+    fpt_job_spec_free(&s);
+}
+
 Test(job_spec, seed_lists_ranges_and_mixes) {
     fpt_job_spec s;
     load_ok(&s, "[experiment]\nname = a\nseeds = 1-10, 20, 15-16, 0\n[none]\n");
@@ -202,7 +227,7 @@ Test(job_spec, key_errors) {
                  "'shrink' is a parameter of [shrink_perturb]");
     expect_error(EXP "[partial_reset]\nperiods = 2\nepochs = 3\n", 6,
                  "unknown key 'epochs' in [partial_reset] (expected: timing, periods, "
-                 "probabilities, fraction); 'epochs' belongs in [experiment]");
+                 "probabilities, fraction, variant); 'epochs' belongs in [experiment]");
     expect_error(EXP "[none]\nperiods = 3\n", 5, "unknown key 'periods' in [none] (expected: no "
                                                  "keys");
     expect_error(EXP "[shrink_perturb]\nperiods = 1\nsigma = 1\nsigma = 2\n", 7,
@@ -233,7 +258,17 @@ Test(job_spec, value_errors) {
                  "epochs: '0' is not an integer in 1..100000");
     expect_error(EXP "lr = fast\n[none]\n", 4, "lr: 'fast' is not a number");
     expect_error(EXP "target = 50, 120\n[none]\n", 4, "target: '120'");
-    expect_error(EXP "dataset = mnist\n[none]\n", 4, "unknown dataset 'mnist'");
+    expect_error(EXP "dataset = mnst\n[none]\n", 4,
+                 "unknown dataset 'mnst' (expected: synthetic, cifar10, cifar100, fashion-mnist, "
+                 "mnist)");
+    expect_error(EXP "[partial_reset]\nperiods = 2\nvariant = paper\n", 6,
+                 "unknown variant 'paper' (expected: clean, study)");
+    expect_error(EXP "variant = study\n[none]\n", 4,
+                 "'variant' does not belong in [experiment]: set it in [partial_reset] or "
+                 "[shrink_perturb]");
+    expect_error(EXP "[reset]\nperiods = 2\nvariant = study\n", 6,
+                 "unknown key 'variant' in [reset] (expected: timing, periods, probabilities); "
+                 "'variant' is a parameter of [partial_reset]");
     expect_error("[experiment]\nname = has space\nseeds = 1\n[none]\n", 2, "name: 'has space'");
     expect_error("[experiment]\nname = \nseeds = 1\n[none]\n", 2, "name: ''");
     // seeds

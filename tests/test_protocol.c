@@ -18,11 +18,21 @@
 // momentum.
 static void setup_model(fpt_resnet **m, fpt_sgd *opt) {
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_resnet_create(m, 4, 10, 16, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(m, &(fpt_resnet_arch){4, 10, 3, 16, 0}, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_sgd_create(opt, (*m)->n_params, 0.9, 0.0, &err), 0, "%s", err.msg);
     fpt_rng_fill_normal(SEED, FPT_RNG_TEST, 1, (*m)->params, (*m)->n_params, 0.0f, 0.3f);
     fpt_rng_fill_uniform(SEED, FPT_RNG_TEST, 2, (*m)->buffers, (*m)->n_buffers, 0.5f, 2.0f);
     fpt_rng_fill_normal(SEED, FPT_RNG_TEST, 3, opt->velocity, (*m)->n_params, 0.0f, 0.01f);
+}
+
+// fpt_protocol_apply with its selection scratch, asserting success.
+static void apply(const fpt_protocol *p, fpt_resnet *m, fpt_sgd *opt, uint32_t event,
+                  float *scratch) {
+    fpt_err err = {{0}};
+    uint8_t *chosen = calloc(m->n_params, 1);
+    cr_assert_eq(fpt_protocol_apply(p, m, opt, SEED, event, scratch, chosen, &err), 0, "%s",
+                 err.msg);
+    free(chosen);
 }
 
 static float *copy(const float *p, size_t n) {
@@ -45,7 +55,7 @@ Test(protocol, shrink_perturb_is_lambda_old_plus_sigma_new) {
     float *scratch = calloc(m->n_params, sizeof(float));
     fpt_protocol p = fpt_protocol_defaults;
     p.kind = FPT_PROTO_SHRINK_PERTURB;   // lambda 0.4, sigma 0.1
-    fpt_protocol_apply(&p, m, &opt, SEED, 2, scratch);
+    apply(&p, m, &opt, 2, scratch);
     // The fresh network of event 2 is draw 3 of the seed.
     float *fresh = calloc(m->n_params, sizeof(float));
     fpt_resnet_init_params(m, SEED, 3, fresh);
@@ -77,7 +87,7 @@ Test(protocol, reset_is_a_fresh_initialisation) {
     float *scratch = calloc(m->n_params, sizeof(float)), *fresh = calloc(m->n_params, sizeof(float));
     fpt_protocol p = fpt_protocol_defaults;
     p.kind = FPT_PROTO_RESET;
-    fpt_protocol_apply(&p, m, &opt, SEED, 0, scratch);
+    apply(&p, m, &opt, 0, scratch);
     fpt_resnet_init_params(m, SEED, 1, fresh);
     cr_expect_eq(memcmp(m->params, fresh, sizeof(float) * m->n_params), 0);
     const fpt_convbn *cb = &m->blocks[3].c2;
@@ -120,7 +130,7 @@ Test(protocol, partial_reset_redraws_exactly_the_smallest_weights) {
     float thr = fabsf(mags[k - 1]);
     cr_assert_lt(fabsf(mags[k - 1]), fabsf(mags[k]), "test data has a tie at the threshold");
 
-    fpt_protocol_apply(&p, m, &opt, SEED, 5, scratch);
+    apply(&p, m, &opt, 5, scratch);
     fpt_resnet_init_params(m, SEED, 6, fresh);
     size_t changed = 0;
     for (int t = 0; t < m->n_tensors; t++) {
@@ -156,7 +166,9 @@ Test(protocol, partial_reset_breaks_ties_by_position) {
         for (size_t i = 0; i < pt->size; i++) m->params[pt->offset + i] = 0.5f;
     }
     uint8_t *chosen = calloc(m->n_params, 1);
-    size_t got = fpt_partial_reset_select(m, 0.5, chosen);
+    size_t got;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_partial_reset_select(m, 0.5, FPT_VARIANT_CLEAN, chosen, &got, &err), 0);
     size_t n = 0;
     for (int t = 0; t < m->n_tensors; t++)
         if (m->tensors[t].kind != FPT_PARAM_BN_B && m->tensors[t].kind != FPT_PARAM_FC_B)
@@ -247,4 +259,154 @@ Test(first_passage, hand_made_traces) {
     cr_expect_eq(fpt_first_passage(rising, 7, 5.0), 1);
     const double dip[] = {80, 20, 90};
     cr_expect_eq(fpt_first_passage(dip, 3, 70.0), 1);      // the FIRST passage, not the last
+}
+
+// ---- the study's variants (protocol.h, "Variants") --------------------------
+
+// The study's selection, written here as its Python reads: concatenate every
+// "*weight" tensor, k = int(f n), thr = sorted(|w|)[k], chosen = |w| <= thr.
+static size_t study_selection_reference(const fpt_resnet *m, double f, uint8_t *want) {
+    size_t n = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strstr(m->tensors[t].name, "weight")) n += m->tensors[t].size;
+    float *all = malloc(sizeof(float) * n);
+    size_t j = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strstr(m->tensors[t].name, "weight"))
+            for (size_t i = 0; i < m->tensors[t].size; i++)
+                all[j++] = fabsf(m->params[m->tensors[t].offset + i]);
+    // selection by repeated minimum would be O(n^2); n is ~12k here, so sort by insertion
+    for (size_t a = 1; a < n; a++) {
+        float v = all[a];
+        size_t b = a;
+        for (; b > 0 && all[b - 1] > v; b--) all[b] = all[b - 1];
+        all[b] = v;
+    }
+    const float thr = all[(size_t)(f * (double)n)];
+    free(all);
+    size_t count = 0;
+    memset(want, 0, m->n_params);
+    for (int t = 0; t < m->n_tensors; t++)
+        if (strstr(m->tensors[t].name, "weight"))
+            for (size_t i = 0; i < m->tensors[t].size; i++)
+                if (fabsf(m->params[m->tensors[t].offset + i]) <= thr) {
+                    want[m->tensors[t].offset + i] = 1;
+                    count++;
+                }
+    return count;
+}
+
+Test(protocol, partial_reset_study_selects_as_the_study_code) {
+    fpt_resnet *m;
+    fpt_sgd opt;
+    setup_model(&m, &opt);
+    // Quantise |w| to a coarse grid so that ties at the threshold occur: the
+    // study takes all of them (<=), the clean variant exactly round(f n).
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = roundf(m->params[i] * 20.0f) / 20.0f;
+    uint8_t *want = malloc(m->n_params), *got = malloc(m->n_params);
+    const double fractions[] = {0.3, 0.05, 0.999};
+    for (size_t c = 0; c < 3; c++) {
+        size_t n_want = study_selection_reference(m, fractions[c], want), n_got = 0;
+        fpt_err err = {{0}};
+        cr_assert_eq(fpt_partial_reset_select(m, fractions[c], FPT_VARIANT_STUDY, got, &n_got,
+                                              &err), 0, "%s", err.msg);
+        cr_expect_eq(n_got, n_want, "f = %g", fractions[c]);
+        cr_expect_eq(memcmp(got, want, m->n_params), 0, "f = %g: different weights",
+                     fractions[c]);
+    }
+    free(want), free(got);
+    fpt_sgd_free(&opt);
+    fpt_resnet_free(m);
+}
+
+Test(protocol, partial_reset_study_redraws_with_the_study_fan_in) {
+    fpt_resnet *m;
+    fpt_sgd opt;
+    setup_model(&m, &opt);
+    float *old = copy(m->params, m->n_params), *scratch = calloc(m->n_params, sizeof(float));
+    uint8_t *chosen = malloc(m->n_params);
+    size_t n_chosen;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_partial_reset_select(m, 0.5, FPT_VARIANT_STUDY, chosen, &n_chosen, &err),
+                 0);
+    fpt_protocol p = fpt_protocol_defaults;
+    p.kind = FPT_PROTO_PARTIAL_RESET;
+    p.fraction = 0.5;
+    p.variant = FPT_VARIANT_STUDY;
+    apply(&p, m, &opt, 0, scratch);
+    // Bounds written out from the PyTorch shapes (width 4, 10 classes):
+    // conv (Cout, Cin, 3, 3) -> 1/sqrt(Cin); BN weight (C) -> 1/sqrt(C);
+    // fc.weight (10, 32) -> 1/sqrt(32).  Never the clean fan_in Cin*9.
+    for (int t = 0; t < m->n_tensors; t++) {
+        const fpt_param_tensor *pt = &m->tensors[t];
+        double bound = 0.0;
+        if (!strcmp(pt->name, "conv1.weight")) bound = 1.0 / sqrt(3.0);
+        else if (!strcmp(pt->name, "layer2.0.conv1.weight")) bound = 1.0 / sqrt(4.0);
+        else if (!strcmp(pt->name, "layer4.1.conv2.weight")) bound = 1.0 / sqrt(32.0);
+        else if (!strcmp(pt->name, "layer3.0.shortcut.0.weight")) bound = 1.0 / sqrt(8.0);
+        else if (!strcmp(pt->name, "layer3.0.bn2.weight")) bound = 1.0 / sqrt(16.0);
+        else if (!strcmp(pt->name, "fc.weight")) bound = 1.0 / sqrt(32.0);
+        if (bound > 0.0)
+            cr_expect_float_eq(fpt_partial_reset_study_bound(pt), bound, 1e-7, "%s", pt->name);
+        // Chosen entries lie in the bound; the others and every bias are unchanged.
+        double sum2 = 0.0;
+        size_t k = 0;
+        for (size_t i = 0; i < pt->size; i++) {
+            const size_t at = pt->offset + i;
+            if (chosen[at]) {
+                cr_expect_leq(fabsf(m->params[at]), fpt_partial_reset_study_bound(pt) * 1.0000001f,
+                              "%s[%zu]", pt->name, i);
+                sum2 += (double)m->params[at] * m->params[at];
+                k++;
+            } else {
+                cr_expect_eq(m->params[at], old[at], "%s[%zu] changed", pt->name, i);
+            }
+        }
+        if (pt->kind == FPT_PARAM_BN_B || pt->kind == FPT_PARAM_FC_B) cr_expect_eq(k, 0);
+        // U(-b, b) has variance b^2 / 3: within 5 standard errors for k >= 200
+        // (the variance of w^2 is 4 b^4 / 45).
+        if (k >= 200) {
+            const double b2 = (double)fpt_partial_reset_study_bound(pt) *
+                              fpt_partial_reset_study_bound(pt);
+            const double se = sqrt(4.0 * b2 * b2 / 45.0 / (double)k);
+            cr_expect_leq(fabs(sum2 / (double)k - b2 / 3.0), 5.0 * se, "%s: mean w^2 %g vs %g",
+                          pt->name, sum2 / (double)k, b2 / 3.0);
+        }
+    }
+    // The study's code builds a new optimizer after the event.
+    cr_expect(is_zero(opt.velocity, m->n_params), "momentum not zeroed");
+    free(old), free(scratch), free(chosen);
+    fpt_sgd_free(&opt);
+    fpt_resnet_free(m);
+}
+
+Test(protocol, shrink_perturb_study_shrinks_the_stage_buffers) {
+    fpt_err err = {{0}};
+    fpt_resnet *m;
+    fpt_sgd opt;
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){4, 10, 3, 16, 1}, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err), 0);
+    fpt_resnet_init_params(m, SEED, 0, m->params);
+    fpt_resnet_init_buffers(m, m->buffers);
+    float *scratch = calloc(m->n_params, sizeof(float));
+    fpt_protocol p = fpt_protocol_defaults;
+    p.kind = FPT_PROTO_SHRINK_PERTURB;
+    p.variant = FPT_VARIANT_STUDY;
+    cr_expect(fpt_protocol_needs_stage_norm(&p));
+    // std_k = 0.4 std_{k-1} + 0.1 from std_0 = 1: 0.5, 0.3, 0.22, 0.188, ...
+    // -> 0.1 / 0.6; the means stay 0.
+    double want = 1.0;
+    for (uint32_t k = 0; k < 6; k++) {
+        apply(&p, m, &opt, k, scratch);
+        want = 0.4 * want + 0.1;
+        for (int j = 0; j < 4; j++) {
+            cr_expect_float_eq(m->buffers[m->stage_buf + 2 * j + 1], want, 1e-6,
+                               "event %u stage %d", k, j + 1);
+            cr_expect_eq(m->buffers[m->stage_buf + 2 * j], 0.0f);
+        }
+    }
+    free(scratch);
+    fpt_sgd_free(&opt);
+    fpt_resnet_free(m);
 }

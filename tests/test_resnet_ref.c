@@ -45,7 +45,7 @@ static void setup(void) {
     const ref_rec *cfg = rec("config");
     N = cfg->i[2];
     H = cfg->i[3];
-    cr_assert_eq(fpt_resnet_create(&M, cfg->i[0], cfg->i[1], H, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&M, &(fpt_resnet_arch){cfg->i[0], cfg->i[1], 3, H, 0}, &err), 0, "%s", err.msg);
     const ref_rec *p = rec("params");
     cr_assert_eq(p->count, M->n_params, "parameter count: dump %zu, model %zu", p->count,
                  M->n_params);

@@ -35,7 +35,7 @@ static void checkpoints(const char *dir) {
     fpt_err err;
     fpt_resnet *m;
     fpt_sgd opt;
-    if (fpt_resnet_create(&m, FUZZ_CKPT_WIDTH, FUZZ_CKPT_CLASSES, FUZZ_CKPT_HW, &err) ||
+    if (fpt_resnet_create(&m, &(fpt_resnet_arch){FUZZ_CKPT_WIDTH, FUZZ_CKPT_CLASSES, 3, FUZZ_CKPT_HW, 0}, &err) ||
         fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err))
         die("model", &err);
     fpt_resnet_init_params(m, 7, 0, m->params);
