@@ -5,6 +5,8 @@
 #   make test-asan    the same under AddressSanitizer + UBSan (in build-asan/)
 #   make bench        performance tables: training against PyTorch (needs
 #                     python3-torch), the farm, the analysis
+#   make validate     C training vs PyTorch, statistically (needs python3-torch;
+#                     not run by CI; under an hour on 2 cores)
 #   make demo         the quick-start demo
 #
 # Dependencies come from pkg-config (deploy/install-deps.sh installs them).
@@ -155,6 +157,12 @@ bench: $(BENCH_BIN) $(BUILD)/fptfarm
 	bash bench/run.sh $(BUILD)
 	bash bench/farm_throughput.sh $(BUILD)
 	bash bench/analysis.sh $(BUILD)
+
+# Are fptfarm's first-passage and accuracy distributions those of PyTorch?
+# bench/validate.sh has the details; VALIDATE_ARGS go to bench/validate.py.
+.PHONY: validate
+validate: $(BUILD)/fptfarm
+	bash bench/validate.sh $(BUILD) $(VALIDATE_ARGS)
 
 # The demo, end to end.  (1) A small campaign: 1 coordinator + 2 workers on
 # jobs/demo.ini (a few minutes on 2 cores), its progress, and its analysis,

@@ -98,7 +98,6 @@ The seed is torch.manual_seed(seed).  Output: fptfarm train's text format;
 exit 4 when the training loss becomes NaN/Inf (diverged).
 """
 import argparse
-import concurrent.futures
 import gzip
 import hashlib
 import json
@@ -120,7 +119,7 @@ BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 20260101
 KS_EXACT_MAX_MN = 10 ** 6         # exact KS p-value up to m*n cells
 TORCH_TRAINER_VERSION = 1         # bump when torch-train's training changes (cache key)
-EVAL_BATCH = 200                  # small: 1000-image batches made evaluation 5x slower
+EVAL_BATCH = 100                  # 200+ made evaluation 3-5x slower (page faults in malloc)
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 # Every protocol, in a FIXED order: its index picks the seed block.
 PROTOCOLS = ["none", "reset", "partial_reset", "shrink_perturb", "warm_restart",
@@ -128,6 +127,10 @@ PROTOCOLS = ["none", "reset", "partial_reset", "shrink_perturb", "warm_restart",
 SEED_BLOCK_ARM, SEED_BLOCK_PROTOCOL = 100000, 1000
 EPOCH_LINE = re.compile(
     r"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(\S+)%\s+(\S+)\s+(yes|-)\s+(\S+)\s*$")
+
+
+UMASK = os.umask(0)
+os.umask(UMASK)
 
 
 class SetupError(Exception):
@@ -240,7 +243,7 @@ def fresh_model(cfg):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     # nn.Linear keeps its default reset_parameters() initialisation.
-    return model.to(cfg["dtype"])
+    return model.to(dtype=cfg["dtype"], memory_format=cfg["memory_format"])
 
 
 def new_optimizer(model, cfg):
@@ -296,13 +299,13 @@ def shrink_perturb(model, cfg, whole_state_dict):
     import torch
     lam, sig = cfg["shrink"], cfg["sigma"]
     fresh = fresh_model(cfg).state_dict()
+    params = {name for name, _ in model.named_parameters()}
     with torch.no_grad():
         for name, t in model.state_dict().items():
             if not t.is_floating_point():
                 continue
             is_stat = name.endswith("running_mean") or name.endswith("running_var")
-            is_param = name in dict(model.named_parameters())
-            if whole_state_dict or is_param or is_stat:
+            if whole_state_dict or name in params or is_stat:
                 t.mul_(lam).add_(fresh[name], alpha=sig)
 
 
@@ -377,6 +380,7 @@ TRAIN_OPTIONS = {   # name: (type, default), fptfarm train's names ('-' or '_' a
     "sigma": (float, 0.1), "eta_min": (float, 0.0), "variant": (str, "clean"),
     "seed": (int, 1), "threads": (int, 1), "target": (str, "50"),
     "dtype": (str, "float32"),       # torch only: float32 | float64
+    "memory_format": (str, "channels_last"),   # torch only: channels_last | contiguous
 }
 
 
@@ -398,6 +402,7 @@ def parse_train_args(argv):
                                                "warm_restart")),
               ("variant", cfg["variant"] in ("clean", "study")),
               ("dtype", cfg["dtype"] in ("float32", "float64")),
+              ("memory_format", cfg["memory_format"] in ("channels_last", "contiguous")),
               ("period", cfg["period"] >= 1), ("epochs", cfg["epochs"] >= 1),
               ("batch", cfg["batch"] >= 1), ("fraction", 0 < cfg["fraction"] <= 1)]
     for name, ok in checks:
@@ -413,9 +418,12 @@ def torch_train_main(argv):
     cfg = parse_train_args(argv)
     torch.set_num_threads(cfg["threads"])
     cfg["dtype"] = getattr(torch, cfg["dtype"])
+    cfg["memory_format"] = {"channels_last": torch.channels_last,
+                            "contiguous": torch.contiguous_format}[cfg["memory_format"]]
     cfg["model_class"] = build_model_classes()
     xtr, ytr, xte, yte = load_fashion(cfg["data_path"], cfg["train_subset"], cfg["test_subset"])
-    xtr, xte = torch.from_numpy(xtr).to(cfg["dtype"]), torch.from_numpy(xte).to(cfg["dtype"])
+    xtr, xte = (torch.from_numpy(x).to(dtype=cfg["dtype"], memory_format=cfg["memory_format"])
+                for x in (xtr, xte))
     ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
     torch.manual_seed(cfg["seed"])
     model = fresh_model(cfg)
@@ -463,11 +471,10 @@ def torch_train_main(argv):
 # Statistics (numpy only)
 # =============================================================================
 
-def first_passage(accs, target, horizon):
+def first_passage(accs, target):
     """(time, event) for one run: the first epoch with accuracy >= target
-    (event 1), else censored (event 0) at the last recorded epoch.  A run
-    without any epoch is censored at 0.  `horizon` is unused except as
-    documentation: a completed run's last epoch is E."""
+    (event 1), else censored (event 0) at the last recorded epoch (E for a
+    completed run; 0 for a run that diverged in its first epoch)."""
     for epoch, acc in enumerate(accs, 1):
         if acc >= target:
             return epoch, 1
@@ -613,7 +620,7 @@ def bootstrap_diff(stat, a, b, seed=BOOTSTRAP_SEED, reps=BOOTSTRAP):
 
 def fpt_summary(runs, target, horizon):
     """Times, events and the restricted mean FPT of a list of runs."""
-    te = np.array([first_passage(r["acc"], target, horizon) for r in runs], int).reshape(-1, 2)
+    te = np.array([first_passage(r["acc"], target) for r in runs], int).reshape(-1, 2)
     return te[:, 0], te[:, 1], float(restricted_mean(te[:, 0], te[:, 1], horizon)[0])
 
 
@@ -629,5 +636,722 @@ def compare_fpt(runs_a, runs_b, target, horizon):
             "diff": boot["diff"], "ci": boot["ci"], "se": boot["se"], "mdd": Z_POWER * boot["se"]}
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["torch-train"]:
-    sys.exit(torch_train_main(sys.argv[2:]))
+# =============================================================================
+# Arms, jobs and the run cache
+# =============================================================================
+
+def parse_arm(spec):
+    """'IMPL[:EXTRA ARGS]' -> {"spec", "impl", "extra"}; IMPL is c or torch."""
+    impl, _, extra = spec.partition(":")
+    if impl not in ("c", "torch"):
+        raise SetupError("arm '%s': the implementation must be 'c' or 'torch'" % spec)
+    return {"spec": spec, "impl": impl, "extra": shlex.split(extra)}
+
+
+def job_args(opts, protocol, seed):
+    """fptfarm train's arguments for one run of `protocol` (name[:variant])."""
+    kind, _, variant = protocol.partition(":")
+    args = ["--dataset", "fashion-mnist", "--data-path", opts.data_path,
+            "--train-subset", opts.train_subset, "--test-subset", opts.test_subset,
+            "--width", opts.width, "--epochs", opts.epochs, "--batch", opts.batch,
+            "--lr", opts.lr, "--momentum", opts.momentum, "--weight-decay", opts.weight_decay,
+            "--protocol", kind]
+    if kind != "none":
+        args += ["--period", opts.period]
+    if kind == "partial_reset":
+        args += ["--fraction", opts.fraction, "--variant", variant or "clean"]
+    if kind == "shrink_perturb":
+        args += ["--shrink", opts.shrink, "--sigma", opts.sigma, "--variant", variant or "clean"]
+    if kind == "warm_restart":
+        args += ["--eta-min", opts.eta_min]
+    args += ["--seed", seed, "--threads", 1]
+    return [str(a) for a in args]
+
+
+def seed_of(arm_index, protocol, k, base):
+    """Seed of the k-th run (0-based): one block per arm and protocol, so that
+    every sample is independent of every other."""
+    return base + SEED_BLOCK_ARM * arm_index + SEED_BLOCK_PROTOCOL * PROTOCOLS.index(protocol) + k
+
+
+def fingerprint(impl, fptfarm):
+    """What identifies an implementation's build in the cache key: the
+    binary's SHA-256 for C; this trainer's version and torch's for PyTorch."""
+    if impl == "c":
+        h = hashlib.sha256()
+        with open(fptfarm, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return "c-" + h.hexdigest()[:16]
+    try:
+        import importlib.metadata
+        version = importlib.metadata.version("torch")
+    except Exception:
+        version = "unknown"
+    return "torch-%s-trainer%d" % (version, TORCH_TRAINER_VERSION)
+
+
+def make_jobs(opts, arms):
+    """Every run, interleaved (seed, protocol, arm) so that the arms alternate."""
+    prints = {a["impl"]: fingerprint(a["impl"], opts.fptfarm) for a in arms}
+    jobs = []
+    for k in range(opts.seeds):
+        for protocol in opts.protocols:
+            for i, arm in enumerate(arms):
+                args = job_args(opts, protocol, seed_of(i, protocol, k, opts.seed_base)) + arm["extra"]
+                if arm["impl"] == "c":
+                    cmd = [opts.fptfarm, "train"] + args
+                else:
+                    cmd = [sys.executable, os.path.abspath(__file__), "torch-train"] + args
+                key = hashlib.sha256(json.dumps([prints[arm["impl"]], args]).encode()).hexdigest()[:24]
+                jobs.append({"key": key, "arm": i, "arm_spec": arm["spec"], "impl": arm["impl"],
+                             "protocol": protocol, "seed": int(args[args.index("--seed") + 1]),
+                             "args": args, "cmd": cmd})
+    return jobs
+
+
+def load_cache(path):
+    """key -> run record from runs.jsonl (unreadable lines are skipped)."""
+    cache = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                    cache[rec["key"]] = rec
+                except (ValueError, KeyError, TypeError):
+                    pass
+    except FileNotFoundError:
+        pass
+    return cache
+
+
+def write_atomic(path, text):
+    """Writes a file through a synced temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-")
+    try:
+        os.fchmod(fd, 0o666 & ~UMASK)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_cache(path, cache):
+    write_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in cache.values()))
+
+
+# =============================================================================
+# Running jobs
+# =============================================================================
+
+def parse_train_output(text):
+    """The per-epoch lines of `fptfarm train` (or torch-train) output:
+    lines starting with an integer, formatted
+    "%5d %11.4f %10.4f %8.2f%% %9.5f %9s %8.2f".  Checks that the epochs are
+    1, 2, 3, ...  Returns a dict of lists."""
+    cols = {"train_loss": [], "test_loss": [], "acc": [], "lr": [], "perturbed": [], "seconds": []}
+    for line in text.splitlines():
+        m = EPOCH_LINE.match(line)
+        if not m:
+            if re.match(r"^\s*\d+\s", line):
+                raise ValueError("unreadable epoch line: %r" % line.strip())
+            continue
+        if int(m.group(1)) != len(cols["acc"]) + 1:
+            raise ValueError("epoch %s out of order" % m.group(1))
+        for name, g in zip(("train_loss", "test_loss", "acc", "lr"), (2, 3, 4, 5)):
+            cols[name].append(float(m.group(g)))
+        cols["perturbed"].append(m.group(6) == "yes")
+        cols["seconds"].append(float(m.group(7)))
+    return cols
+
+
+def job_env():
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def run_job(job, epochs):
+    """Runs one job; returns its record, or raises RuntimeError with the
+    child's last stderr line.  Exit 0 = completed, 4 = diverged."""
+    start = time.time()
+    proc = subprocess.run(job["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=job_env(), text=True, stdin=subprocess.DEVNULL)
+    where = "%s %s seed %d" % (job["arm_spec"], job["protocol"], job["seed"])
+    if proc.returncode not in (0, 4):
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        raise RuntimeError("%s: exit %d: %s" % (where, proc.returncode,
+                                                lines[-1].strip() if lines else "(no message)"))
+    try:
+        cols = parse_train_output(proc.stdout)
+    except ValueError as e:
+        raise RuntimeError("%s: %s" % (where, e))
+    status = "completed" if proc.returncode == 0 else "diverged"
+    if status == "completed" and len(cols["acc"]) != epochs:
+        raise RuntimeError("%s: completed with %d epoch lines, %d expected"
+                           % (where, len(cols["acc"]), epochs))
+    rec = {k: job[k] for k in ("key", "impl", "arm_spec", "protocol", "seed", "args")}
+    rec.update(cols, status=status, wall=time.time() - start,
+               finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return rec
+
+
+def run_all(jobs, cache, cache_path, nproc, epochs, log=sys.stderr):
+    """Runs the jobs not in the cache, `nproc` at a time, caching each
+    finished run; stops at the first error (raised as RuntimeError after the
+    running jobs finish)."""
+    todo = [j for j in jobs if j["key"] not in cache]
+    total, cached = len(jobs), len(jobs) - len(todo)
+    if cached:
+        print("validate: %d of %d runs cached in %s; %d to run" % (cached, total, cache_path, len(todo)),
+              file=log)
+    lock, state = threading.Lock(), {"next": 0, "done": 0, "error": None}
+    start = time.time()
+
+    def worker():
+        while True:
+            with lock:
+                if state["error"] or state["next"] >= len(todo):
+                    return
+                job = todo[state["next"]]
+                state["next"] += 1
+            try:
+                rec = run_job(job, epochs)
+            except (RuntimeError, OSError) as e:
+                with lock:
+                    state["error"] = state["error"] or str(e)
+                return
+            with lock:
+                cache[job["key"]] = rec
+                save_cache(cache_path, cache)
+                state["done"] += 1
+                done = state["done"]
+                eta = (time.time() - start) / done * (len(todo) - done)
+                final = "final %.2f%%" % rec["acc"][-1] if rec["acc"] else "no epoch"
+                print("validate: [%*d/%d] %s %-20s seed %-6d %s, %s, %.0f s; ETA %s"
+                      % (len(str(total)), cached + done, total, "AB"[job["arm"]], job["protocol"],
+                         job["seed"], rec["status"], final, rec["wall"], fmt_duration(eta)),
+                      file=log, flush=True)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, nproc))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
+    except KeyboardInterrupt:
+        with lock:
+            state["error"] = "interrupted; %d runs cached in %s: rerun to resume" % (len(cache), cache_path)
+        for t in threads:
+            t.join()
+    if state["error"]:
+        raise RuntimeError(state["error"])
+
+
+def fmt_duration(seconds):
+    return "%d min" % round(seconds / 60) if seconds >= 90 else "%d s" % round(seconds)
+
+
+# =============================================================================
+# Analysis
+# =============================================================================
+
+def group_runs(jobs, cache):
+    """(arm index, protocol) -> the cached runs of those jobs."""
+    groups = {}
+    for j in jobs:
+        groups.setdefault((j["arm"], j["protocol"]), []).append(cache[j["key"]])
+    return groups
+
+
+def auto_target(groups, epochs):
+    """Median, over the pooled baseline runs of both arms, of each run's best
+    accuracy within the first half of training: about half the baseline runs
+    pass it by mid-run.  Pooled, so it favours neither arm."""
+    best = [max(r["acc"][:max(1, (epochs + 1) // 2)]) for (arm, p), runs in groups.items()
+            if p == "none" for r in runs if r["acc"]]
+    if not best:
+        raise SetupError("--target auto needs the 'none' protocol among --protocols")
+    return round(float(np.median(best)), 2)
+
+
+def compare_protocol(ra, rb, target, epochs):
+    """Every statistic of one protocol, arm A (ra) against arm B (rb)."""
+    out = {"runs": [len(ra), len(rb)],
+           "diverged": [sum(r["status"] == "diverged" for r in ra),
+                        sum(r["status"] == "diverged" for r in rb)]}
+    out["fpt"] = compare_fpt(ra, rb, target, epochs)
+    out["ks"] = []
+    for e in range(1, epochs + 1):
+        xa = [r["acc"][e - 1] for r in ra if len(r["acc"]) >= e]
+        xb = [r["acc"][e - 1] for r in rb if len(r["acc"]) >= e]
+        if xa and xb:
+            d, p = ks_test(xa, xb)
+            out["ks"].append({"epoch": e, "n": [len(xa), len(xb)], "D": d, "p": p})
+    fa = np.array([r["acc"][-1] for r in ra if r["status"] == "completed"])
+    fb = np.array([r["acc"][-1] for r in rb if r["status"] == "completed"])
+    out["final"] = None
+    if len(fa) and len(fb):
+        boot = bootstrap_diff(lambda x: x.mean(axis=-1), fa, fb)
+        out["final"] = {"mean_a": float(fa.mean()), "mean_b": float(fb.mean()), "diff": boot["diff"],
+                        "ci": boot["ci"], "se": boot["se"], "mdd": Z_POWER * boot["se"]}
+    out["fisher_p"] = None
+    if sum(out["diverged"]):
+        (da, db), (na, nb) = out["diverged"], out["runs"]
+        out["fisher_p"] = fisher_exact(da, na - da, db, nb - db)
+    return out
+
+
+def test_family(per_protocol):
+    """Every p-value of the verdict: (label, p), in a fixed order."""
+    family = []
+    for protocol, res in per_protocol.items():
+        family.append(("%s log-rank" % protocol, res["fpt"]["logrank_p"]))
+        family += [("%s KS epoch %d" % (protocol, k["epoch"]), k["p"]) for k in res["ks"]]
+        if res["fisher_p"] is not None:
+            family.append(("%s divergence (Fisher)" % protocol, res["fisher_p"]))
+    return family
+
+
+def study_vs_clean(groups, arms, protocols, target, epochs):
+    """Informational: within each arm, study against clean variant of
+    partial_reset and shrink_perturb; Holm over these comparisons."""
+    out = []
+    for i, arm in enumerate(arms):
+        for kind in ("partial_reset", "shrink_perturb"):
+            study, clean = kind + ":study", kind
+            if study in protocols and clean in protocols:
+                res = compare_fpt(groups[(i, study)], groups[(i, clean)], target, epochs)
+                out.append({"arm": arm["spec"], "protocol": kind, **res})
+    for res, adj in zip(out, holm([r["logrank_p"] for r in out]) if out else []):
+        res["holm_p"] = float(adj)
+        res["differ"] = bool(adj < ALPHA)
+    return out
+
+
+def timing(groups, arms):
+    """Median seconds per epoch (as each implementation reports it) and mean
+    wall seconds per run, per arm."""
+    out = []
+    for i, arm in enumerate(arms):
+        runs = [r for (a, _), rs in groups.items() if a == i for r in rs]
+        secs = [s for r in runs for s in r["seconds"]]
+        out.append({"arm": arm["spec"], "seconds_per_epoch": float(np.median(secs)) if secs else None,
+                    "wall_per_run": float(np.mean([r["wall"] for r in runs])) if runs else None})
+    return out
+
+
+def analyse(opts, arms, jobs, cache):
+    """All statistics and the verdict, as one JSON-ready dict."""
+    groups = group_runs(jobs, cache)
+    target = auto_target(groups, opts.epochs) if opts.target == "auto" else float(opts.target)
+    per_protocol = {p: compare_protocol(groups[(0, p)], groups[(1, p)], target, opts.epochs)
+                    for p in opts.protocols}
+    family = test_family(per_protocol)
+    adjusted = holm([p for _, p in family])
+    tests = [{"test": name, "p": p, "holm_p": float(a), "reject": bool(a < ALPHA)}
+             for (name, p), a in zip(family, adjusted)]
+    for protocol, res in per_protocol.items():
+        res["fpt"]["holm_p"] = next(t["holm_p"] for t in tests if t["test"] == protocol + " log-rank")
+        ks = [t for t in tests if t["test"].startswith(protocol + " KS epoch ")]
+        res["ks_min"] = min(({"epoch": int(t["test"].rsplit(" ", 1)[1]), "p": t["p"],
+                              "holm_p": t["holm_p"]} for t in ks), key=lambda k: k["p"], default=None)
+    rejected = [t for t in tests if t["reject"]]
+    return {"arms": [a["spec"] for a in arms], "target": target, "alpha": ALPHA,
+            "settings": settings_dict(opts), "protocols": per_protocol, "tests": tests,
+            "family_size": len(tests), "verdict": "FAIL" if rejected else "PASS",
+            "rejected": [t["test"] for t in rejected],
+            "study_vs_clean": study_vs_clean(groups, arms, opts.protocols, target, opts.epochs),
+            "timing": timing(groups, arms),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def settings_dict(opts):
+    keys = ("seeds", "epochs", "train_subset", "test_subset", "width", "batch", "lr", "momentum",
+            "weight_decay", "period", "fraction", "shrink", "sigma", "eta_min", "seed_base")
+    return {k: getattr(opts, k) for k in keys}
+
+
+# =============================================================================
+# Report
+# =============================================================================
+
+def fmt_p(p):
+    return "-" if p is None else ("%.3f" % p if p >= 0.001 else "%.1e" % p)
+
+
+def fmt_ci(d):
+    return "%+.2f [%+.2f, %+.2f]" % (d["diff"], d["ci"][0], d["ci"][1])
+
+
+def report_rows(res):
+    """The two tables' rows: (FPT rows, accuracy rows), lists of cells."""
+    fpt_rows, acc_rows = [], []
+    for protocol, r in res["protocols"].items():
+        f = r["fpt"]
+        fpt_rows.append([protocol, "%d/%d" % tuple(r["runs"]), "%d/%d" % tuple(r["diverged"]),
+                         "%.2f (%d)" % (f["mean_a"], f["censored_a"]),
+                         "%.2f (%d)" % (f["mean_b"], f["censored_b"]), fmt_ci(f), "%.2f" % f["mdd"],
+                         fmt_p(f["logrank_p"]), fmt_p(f["holm_p"])])
+        fin, ks = r["final"], r["ks_min"]
+        acc_rows.append([protocol] + (["%.2f" % fin["mean_a"], "%.2f" % fin["mean_b"], fmt_ci(fin),
+                                       "%.2f" % fin["mdd"]] if fin else ["-"] * 4)
+                        + (["%s (%d)" % (fmt_p(ks["p"]), ks["epoch"]), fmt_p(ks["holm_p"])]
+                           if ks else ["-", "-"]))
+    return fpt_rows, acc_rows
+
+
+FPT_HEAD = ["protocol", "runs A/B", "diverged A/B", "mean FPT A (cens.)", "mean FPT B (cens.)",
+            "A-B [95% CI]", "MDD", "log-rank p", "Holm p"]
+ACC_HEAD = ["protocol", "final acc A", "final acc B", "A-B [95% CI]", "MDD",
+            "min KS p (epoch)", "Holm p"]
+SVC_HEAD = ["arm", "protocol", "mean FPT study", "mean FPT clean", "study-clean [95% CI]",
+            "log-rank p", "Holm p", "differ"]
+
+
+def svc_rows(res):
+    return [[s["arm"], s["protocol"], "%.2f" % s["mean_a"], "%.2f" % s["mean_b"], fmt_ci(s),
+             fmt_p(s["logrank_p"]), fmt_p(s["holm_p"]), "yes" if s["differ"] else "no"]
+            for s in res["study_vs_clean"]]
+
+
+def text_table(head, rows):
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def md_table(head, rows):
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
+def describe(res):
+    """The header lines: what was compared and how."""
+    s = res["settings"]
+    return ["A = %s, B = %s.  Fashion-MNIST, first %d train / %d test images; ResNet-18 width %d; "
+            "%d epochs, batch %d, lr %g, momentum %g, weight decay %g; period %d, fraction %g, "
+            "shrink %g, sigma %g, eta_min %g; %d runs per arm and protocol; target %.2f%%."
+            % (res["arms"][0], res["arms"][1], s["train_subset"], s["test_subset"], s["width"],
+               s["epochs"], s["batch"], s["lr"], s["momentum"], s["weight_decay"], s["period"],
+               s["fraction"], s["shrink"], s["sigma"], s["eta_min"], s["seeds"], res["target"]),
+            "Mean FPT: Kaplan-Meier restricted mean to E (censored runs in parentheses). "
+            "Tests: log-rank on FPT; two-sample Kolmogorov-Smirnov (exact, ties conditioned on) "
+            "on test accuracy at every epoch; Fisher exact on divergences if any. "
+            "Intervals: 95%% percentile bootstrap (%d resamples). Holm-Bonferroni over all %d "
+            "p-values, alpha %g. MDD: 2.8 bootstrap SE, the difference detectable with 80%% power "
+            "(unadjusted, informational)." % (BOOTSTRAP, res["family_size"], res["alpha"])]
+
+
+def verdict_line(res):
+    if res["verdict"] == "PASS":
+        return ("PASS: none of the %d Holm-adjusted p-values is below %g: the arms are "
+                "indistinguishable at this sample size." % (res["family_size"], res["alpha"]))
+    worst = sorted((t for t in res["tests"] if t["reject"]), key=lambda t: t["holm_p"])
+    return ("FAIL: %d of %d Holm-adjusted p-values below %g: %s."
+            % (len(worst), res["family_size"], res["alpha"],
+               ", ".join("%s (Holm p %s)" % (t["test"], fmt_p(t["holm_p"])) for t in worst)))
+
+
+def timing_line(res):
+    return "Speed: " + "; ".join("%s %s s/epoch, %s s/run" % (
+        t["arm"], "-" if t["seconds_per_epoch"] is None else "%.2f" % t["seconds_per_epoch"],
+        "-" if t["wall_per_run"] is None else "%.1f" % t["wall_per_run"]) for t in res["timing"])
+
+
+def text_report(res):
+    fpt_rows, acc_rows = report_rows(res)
+    parts = describe(res) + ["", "First passage to %.2f%% (epochs)" % res["target"],
+                             text_table(FPT_HEAD, fpt_rows), "",
+                             "Test accuracy (%): final = epoch E; smallest per-epoch KS p shown",
+                             text_table(ACC_HEAD, acc_rows), ""]
+    if res["study_vs_clean"]:
+        parts += ["Study vs clean variant, within each arm (informational, not in the verdict)",
+                  text_table(SVC_HEAD, svc_rows(res)), ""]
+    return "\n".join(parts + [timing_line(res), "", verdict_line(res)]) + "\n"
+
+
+def markdown_report(res):
+    fpt_rows, acc_rows = report_rows(res)
+    parts = ["## Validation: %s vs %s, %s" % (res["arms"][0], res["arms"][1], res["date"]), ""]
+    parts += [describe(res)[0], "", describe(res)[1], "",
+              "First passage to %.2f%% (epochs):" % res["target"], "", md_table(FPT_HEAD, fpt_rows), "",
+              "Test accuracy (%), final = last epoch:", "", md_table(ACC_HEAD, acc_rows), ""]
+    if res["study_vs_clean"]:
+        parts += ["Study vs clean variant within each arm (informational):", "",
+                  md_table(SVC_HEAD, svc_rows(res)), ""]
+    return "\n".join(parts + [timing_line(res) + ".", "", "**%s**" % verdict_line(res)]) + "\n"
+
+
+# =============================================================================
+# Self-test: the statistics and the parser on inputs with known answers
+# =============================================================================
+
+SAMPLE_OUTPUT = """\
+train: ResNet-18 width 8, 10 outputs; fashion-mnist: 2048 train / 2000 test images; 4 epochs, \
+batch 64, lr 0.05, momentum 0.9, weight decay 0.0005; seed 7
+threads: 1; BLAS: OpenBLAS 0.3.21 (OpenMP)
+protocol: shrink_perturb, every 2 epochs
+epoch  train_loss  test_loss  test_acc        lr perturbed  seconds
+    1      1.7969     4.1809    31.50%   0.05000         -     3.68
+    2      0.8200     1.2684    59.55%   0.05000       yes     3.87
+    3      0.6004     0.6034    78.00%   0.05000         -     3.38
+   10      0.4874     0.8465   100.00%   0.05000       yes    13.22
+first passage: target 80.00% reached at epoch 10
+run completed after 4 epochs
+"""
+
+
+def self_test():
+    """Checks with known answers; returns the number of failures."""
+    failures = []
+
+    def check(name, got, want, tol=1e-9):
+        ok = np.allclose(np.asarray(got, float), np.asarray(want, float), atol=tol, rtol=0)
+        print("self-test: %-66s %s" % (name, "ok" if ok else "FAILED: got %r, want %r" % (got, want)))
+        if not ok:
+            failures.append(name)
+
+    # KS: hand-computed D; exact p = 2 / C(6,3) for complete separation.
+    check("KS D, separated samples", ks_statistic([1, 2, 3], [4, 5, 6]), 1.0)
+    check("KS p, separated samples = 2/C(6,3)", ks_test([1, 2, 3], [4, 5, 6])[1], 0.1)
+    check("KS D, interleaved samples", ks_statistic([1, 3, 5, 7], [2, 4, 6, 8]), 0.25)
+    # ties: 0.25 at 1, 2 and 3; a merge that split the tied 2s would see 3/4 - 0
+    check("KS D with ties, hand-computed 1/4", ks_statistic([1, 2, 2, 3], [2, 2, 3, 4]), 0.25)
+    x, y = [1, 1, 2, 3, 3], [2, 3, 3, 4]              # ties across the samples
+    perm = brute_force_ks(x, y)
+    check("KS p with ties = full permutation count", ks_test(x, y)[1], perm)
+    check("KS identical samples: p = 1", ks_test([5, 6, 7], [5, 6, 7])[1], 1.0)
+    check("KS asymptotic, lambda = 0.2 sqrt(50*50/100) = 1: Q(1) = 0.2699997",
+          ks_pvalue_asymptotic(0.2, 50, 50), 0.2699996717, 1e-9)
+    # Holm: textbook example.
+    check("Holm on (0.01, 0.04, 0.03, 0.005)", holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    # Log-rank.
+    t, e = np.array([3, 5, 7, 9, 10]), np.array([1, 1, 1, 1, 0])
+    check("log-rank, identical samples: p = 1", logrank(t, e, t, e)[1], 1.0)
+    late = np.arange(1, 21)
+    check("log-rank, shifted by 15 epochs: p < 1e-6", logrank(late, np.ones(20), late + 15, np.ones(20))[1] < 1e-6, 1)
+    # 2 vs 2, one event each time: hand-computed chi2 (O1-E1)^2/V
+    # t=1: n=(2,2), d=(1,0): E1=1/2, V=1*(1/2)(1/2)(3/3)=1/4;  t=2: n=(1,2), d=(1,0):
+    # E1=1/3, V=(1/3)(2/3)=2/9; t=3,4: only arm 2 at risk: E1=0, V=0.  O1-E1=2-5/6=7/6.
+    check("log-rank chi2, hand-computed 49/17", logrank([1, 2], [1, 1], [3, 4], [1, 1])[0], (7 / 6) ** 2 / (1 / 4 + 2 / 9))
+    # Kaplan-Meier restricted mean = plain mean when censoring is only at E.
+    check("KM restricted mean = mean(min(T, E))", restricted_mean(t, e, 10)[0], 6.8)
+    check("KM with early censoring", km_survival([2, 3, 3], [0, 1, 1], 4)[0], [1, 1, 1, 0, 0])
+    check("Fisher exact, [[3,1],[1,3]]", fisher_exact(3, 1, 1, 3), 0.4857142857142857)
+    check("Fisher exact, [[10,0],[0,10]] = 2/C(20,10)", fisher_exact(10, 0, 0, 10), 2 / math.comb(20, 10))
+    b = bootstrap_diff(lambda v: v.mean(axis=-1), np.array([1.0, 2, 3]), np.array([1.0, 2, 3]))
+    check("bootstrap of equal samples: diff 0, CI around 0", [b["diff"], b["ci"][0] < 0 < b["ci"][1]], [0, 1])
+    # Parser on a captured sample.
+    cols = None
+    try:
+        parse_train_output(SAMPLE_OUTPUT)
+    except ValueError:
+        cols = "epoch gap refused"
+    check("parser refuses an epoch gap (1,2,3,10)", cols == "epoch gap refused", 1)
+    cols = parse_train_output(SAMPLE_OUTPUT.replace("   10      0.4874", "    4      0.4874"))
+    check("parser: accuracies", cols["acc"], [31.5, 59.55, 78.0, 100.0])
+    check("parser: perturbed flags and seconds", cols["perturbed"] + cols["seconds"],
+          [0, 1, 0, 1, 3.68, 3.87, 3.38, 13.22])
+    check("first passage at 78: epoch 3", first_passage(cols["acc"], 78.0), (3, 1))
+    check("first passage at 100.01: censored at 4", first_passage(cols["acc"], 100.01), (4, 0))
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:
+        torch_self_test(check)
+    else:
+        print("self-test: PyTorch not installed: its protocol checks skipped")
+    print("self-test: %d checks failed" % len(failures) if failures else "self-test: all checks passed")
+    return len(failures)
+
+
+def torch_self_test(check):
+    """The PyTorch side's protocols on a width-2 network."""
+    import torch
+    torch.set_num_threads(1)
+    cfg = parse_train_args(["--width", "2", "--fraction", "0.3", "--period", "3"])
+    cfg.update(dtype=torch.float32, memory_format=torch.channels_last,
+               model_class=build_model_classes())
+    torch.manual_seed(0)
+    model = fresh_model(cfg)
+    check("torch: 41 weight tensors (20 conv, 20 BN, 1 linear)", len(weight_tensors(model)), 41)
+    check("torch: output shape (3, 10) from 1x28x28", model(torch.randn(3, 1, 28, 28)).shape, (3, 10))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)          # BN scales no longer all 1
+    flat = lambda: torch.cat([p.detach().reshape(-1).clone() for p in weight_tensors(model)])
+    before = flat()
+    partial_reset_clean(model, cfg)
+    changed = flat() != before
+    k = int(math.floor(0.3 * before.numel() + 0.5))
+    check("torch: partial_reset clean re-draws round(f n) weights", int(changed.sum()), k)
+    check("torch: ... and exactly the smallest |w|",
+          before[changed].abs().max().item() <= before[~changed].abs().min().item(), 1)
+    before, conv = flat(), model.layer4[1].conv1.weight.detach().clone()   # 16 in-channels, 3x3
+    threshold = torch.sort(before.abs()).values[int(0.3 * before.numel())]
+    partial_reset_study(model, cfg)
+    check("torch: partial_reset study re-draws |w| <= sorted[int(f n)]",
+          int((flat() != before).sum()), int((before.abs() <= threshold).sum()))
+    new_conv = model.layer4[1].conv1.weight.detach()[model.layer4[1].conv1.weight.detach() != conv]
+    check("torch: ... from U(+-1/sqrt(in-channels)), not 1/sqrt(in-channels*9)",
+          [new_conv.abs().max().item() <= 0.25, new_conv.abs().max().item() > 1 / 12], [1, 1])
+    state = {k: t.clone() for k, t in model.state_dict().items()}
+    torch.manual_seed(5)
+    shrink_perturb(model, cfg, whole_state_dict=False)
+    torch.manual_seed(5)
+    new = fresh_model(cfg).state_dict()
+    got = model.state_dict()
+    check("torch: shrink_perturb clean: weights, running var, block std",
+          [torch.allclose(got["conv1.weight"], 0.4 * state["conv1.weight"] + 0.1 * new["conv1.weight"]),
+           torch.allclose(got["bn1.running_var"], 0.4 * state["bn1.running_var"] + 0.1),
+           got["block1_std"].item()], [1, 1, 1])
+    stds = []
+    for _ in range(3):
+        shrink_perturb(model, cfg, whole_state_dict=True)
+        stds.append(model.block3_std.item())
+    check("torch: shrink_perturb study: block std 0.5, 0.3, 0.22", stds, [0.5, 0.3, 0.22], 1e-6)
+    check("torch: warm_restart lr, tau 3", [epoch_lr(dict(cfg, protocol="warm_restart"), e)
+                                            for e in range(1, 5)], [0.05, 0.0375, 0.0125, 0.05])
+
+
+def brute_force_ks(x, y):
+    """P(D >= d) by enumerating every split of the pooled sample."""
+    import itertools
+    d, pool = ks_statistic(x, y), list(x) + list(y)
+    hits = total = 0
+    for chosen in itertools.combinations(range(len(pool)), len(x)):
+        rest = [pool[i] for i in range(len(pool)) if i not in chosen]
+        hits += ks_statistic([pool[i] for i in chosen], rest) >= d - 1e-9
+        total += 1
+    return hits / total
+
+
+# =============================================================================
+# Command line
+# =============================================================================
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SetupError("%s (see --help)" % message)
+
+
+def parse_args(argv):
+    ap = Parser(prog="validate.py", description="Compares two training arms' per-epoch test "
+                "accuracy and first-passage-time distributions on Fashion-MNIST (see the module "
+                "docstring: arms, statistics, outputs).")
+    a = ap.add_argument
+    a("--fptfarm", help="the fptfarm binary (needed by 'c' arms)")
+    a("--compare", nargs=2, metavar=("ARM_A", "ARM_B"), default=["c", "torch"],
+      help="the two arms, IMPL[:EXTRA ARGS], IMPL = c or torch (default: c torch)")
+    a("--protocols", default=",".join(PROTOCOLS), help="comma-separated, from: " + ", ".join(PROTOCOLS))
+    a("--seeds", type=int, default=20, help="runs per arm and protocol (default 20)")
+    a("--epochs", type=int, default=10)
+    a("--train-subset", type=int, default=2048)
+    a("--test-subset", type=int, default=2000)
+    a("--width", type=int, default=8)
+    a("--batch", type=int, default=64)
+    a("--lr", type=float, default=0.05)
+    a("--momentum", type=float, default=0.9)
+    a("--weight-decay", type=float, default=5e-4)
+    a("--period", type=int, default=3, help="tau of every perturbed protocol (default 3)")
+    a("--fraction", type=float, default=0.3, help="partial_reset fraction (default 0.3)")
+    a("--shrink", type=float, default=0.4)
+    a("--sigma", type=float, default=0.1)
+    a("--eta-min", type=float, default=0.0, help="warm_restart's lowest learning rate")
+    a("--target", default="80", help="target test accuracy in %%, or 'auto' (default 80)")
+    a("--jobs", type=int, default=2, help="runs at a time, each single-threaded (default 2)")
+    a("--seed-base", type=int, default=1)
+    a("--data-path", default=DATA_DIR, help="Fashion-MNIST directory (default %s)" % DATA_DIR)
+    a("--out", default="results/validate", help="output directory (default results/validate)")
+    a("--dry-run", action="store_true", help="print the commands and exit")
+    a("--self-test", action="store_true", help="test the statistics and the parser, and exit")
+    opts = ap.parse_args(argv)
+    opts.protocols = [p.strip() for p in opts.protocols.split(",") if p.strip()]
+    bad = [p for p in opts.protocols if p not in PROTOCOLS]
+    if bad or not opts.protocols or len(set(opts.protocols)) != len(opts.protocols):
+        raise SetupError("--protocols: expected distinct names from %s" % ", ".join(PROTOCOLS))
+    if not 1 <= opts.seeds < SEED_BLOCK_PROTOCOL:
+        raise SetupError("--seeds must be in 1..%d" % (SEED_BLOCK_PROTOCOL - 1))
+    for name in ("epochs", "train_subset", "test_subset", "width", "batch", "period", "jobs"):
+        if getattr(opts, name) < 1:
+            raise SetupError("--%s must be at least 1" % name.replace("_", "-"))
+    if opts.target != "auto":
+        try:
+            ok = 0 < float(opts.target) <= 100
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SetupError("--target: expected a percentage in (0, 100] or 'auto'")
+    return opts
+
+
+def check_setup(opts, arms):
+    """Everything that can be checked before the first run."""
+    if arms[0]["spec"] == arms[1]["spec"]:
+        raise SetupError("--compare: the two arms are the same")
+    if any(a["impl"] == "c" for a in arms):
+        if not opts.fptfarm:
+            raise SetupError("a 'c' arm needs --fptfarm PATH (make validate passes build/fptfarm)")
+        if not (os.path.isfile(opts.fptfarm) and os.access(opts.fptfarm, os.X_OK)):
+            raise SetupError("%s: no such executable (build it first: make)" % opts.fptfarm)
+        opts.fptfarm = os.path.abspath(opts.fptfarm)
+    if any(a["impl"] == "torch" for a in arms):
+        import importlib.util
+        if importlib.util.find_spec("torch") is None:
+            raise SetupError("PyTorch is not installed for %s: run deploy/install-deps.sh --with-torch"
+                             % sys.executable)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        if not os.path.isfile(os.path.join(opts.data_path, name)):
+            raise SetupError("%s: Fashion-MNIST file missing (--data-path)" % os.path.join(opts.data_path, name))
+    if opts.train_subset > 60000 or opts.test_subset > 10000:
+        raise SetupError("Fashion-MNIST has 60000 train and 10000 test images")
+    opts.data_path = os.path.abspath(opts.data_path)
+
+
+def validate_main(argv):
+    opts = parse_args(argv)
+    if opts.self_test:
+        return 1 if self_test() else 0
+    arms = [parse_arm(a) for a in opts.compare]
+    check_setup(opts, arms)
+    jobs = make_jobs(opts, arms)
+    if opts.dry_run:
+        for j in jobs:
+            print(" ".join(shlex.quote(c) for c in j["cmd"]))
+        return 0
+    try:
+        os.makedirs(opts.out, exist_ok=True)
+    except OSError as e:
+        raise SetupError("%s: %s" % (opts.out, e.strerror))
+    cache_path = os.path.join(opts.out, "runs.jsonl")
+    print("validate: %d runs (A = %s, B = %s; %d protocols x %d seeds), %d at a time"
+          % (len(jobs), arms[0]["spec"], arms[1]["spec"], len(opts.protocols), opts.seeds, opts.jobs),
+          file=sys.stderr, flush=True)
+    cache = load_cache(cache_path)
+    run_all(jobs, cache, cache_path, opts.jobs, opts.epochs)
+    res = analyse(opts, arms, jobs, cache)
+    write_atomic(os.path.join(opts.out, "validate.json"), json.dumps(res, indent=1) + "\n")
+    write_atomic(os.path.join(opts.out, "validate.md"), markdown_report(res))
+    sys.stdout.write(text_report(res))
+    print("validate: wrote %s/validate.json and validate.md" % opts.out, file=sys.stderr)
+    return 0 if res["verdict"] == "PASS" else 1
+
+
+def main(argv):
+    try:
+        if argv[:1] == ["torch-train"]:
+            return torch_train_main(argv[1:])
+        return validate_main(argv)
+    except (SetupError, RuntimeError) as e:
+        print("validate: %s" % e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -96,6 +96,12 @@ Test(job_spec, shipped_meir2025) {
     cr_expect_eq(rc.protocol.kind, FPT_PROTO_PARTIAL_RESET);
     cr_expect_eq(rc.protocol.period, 100);
     cr_expect_eq(rc.seed, 100);
+    cr_expect_eq(rc.protocol.fraction, 0.3);
+    // both protocols as the study's code applies them
+    cr_expect_eq(rc.protocol.variant, FPT_VARIANT_STUDY);
+    cr_assert_eq(fpt_job_spec_run_config(&s, 100, &rc, &err), 0, "%s", err.msg);
+    cr_expect_eq(rc.protocol.kind, FPT_PROTO_SHRINK_PERTURB);
+    cr_expect_eq(rc.protocol.variant, FPT_VARIANT_STUDY);
     cr_expect_eq(fpt_job_spec_run_config(&s, s.n_jobs, &rc, &err), -1);
     cr_expect(strstr(err.msg, "out of range"), "%s", err.msg);
     fpt_job_spec_free(&s);

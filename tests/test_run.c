@@ -141,6 +141,42 @@ Test(run, resume_equals_uninterrupted) {
     check_resume(c, 2, "partial_geometric");
 }
 
+// The study's variants: the stage buffers of shrink_perturb (saved in the
+// checkpoint with the BN statistics) and partial_reset's own re-draw.
+Test(run, study_variants_resume_equals_uninterrupted) {
+    fpt_run_config c = small_config();
+    c.epochs = 5;
+    c.protocol.kind = FPT_PROTO_SHRINK_PERTURB;
+    c.protocol.variant = FPT_VARIANT_STUDY;
+    c.protocol.period = 1;   // stage std 0.5, 0.3, ... from epoch 2 on
+    check_resume(c, 3, "shrink_study");
+    c.protocol.kind = FPT_PROTO_PARTIAL_RESET;
+    c.protocol.period = 2;
+    c.protocol.fraction = 0.3;
+    check_resume(c, 2, "partial_study");
+}
+
+// The variant changes the trajectory, and so the configuration hash, while a
+// clean configuration keeps the hash it had before variants existed.
+Test(run, variant_enters_the_configuration_hash) {
+    fpt_run_config c = small_config();
+    c.protocol.kind = FPT_PROTO_SHRINK_PERTURB;
+    const uint64_t clean = fpt_run_config_hash(&c, "t");
+    c.protocol.variant = FPT_VARIANT_STUDY;
+    cr_expect_neq(fpt_run_config_hash(&c, "t"), clean);
+    trace a = {0}, b = {0};
+    fpt_run_state st;
+    fpt_run_outcome o;
+    c.protocol.period = 1;
+    c.epochs = 3;
+    run_ok(&c, 0, &a, &st, &o);
+    c.protocol.variant = FPT_VARIANT_CLEAN;
+    run_ok(&c, 0, &b, &st, &o);
+    cr_expect_eq(memcmp(&a.rec[0].train_loss, &b.rec[0].train_loss, sizeof(double)), 0,
+                 "identical until the first event");
+    cr_expect_neq(a.rec[2].train_loss, b.rec[2].train_loss, "the stage buffers act after it");
+}
+
 Test(run, resumed_run_with_other_config_is_refused) {
     char path[256];
     snprintf(path, sizeof path, "%s/other.ckpt", dir);
