@@ -142,8 +142,9 @@ static int train_epoch(const fpt_run_config *c, const fpt_dataset *d, run_buffer
     double sum = 0.0;
     for (int s = 0; s < n; s += B) {
         const int nb = n - s < B ? n - s : B;
-        fpt_dataset_batch(d, &d->train, b->order + s, nb, c->augment, c->seed, (uint32_t)epoch,
-                          (uint64_t)s, b->x, b->y);
+        fpt_dataset_batch(d, &d->train, b->order + s, nb,
+                          c->augment ? (FPT_AUG_CROP | FPT_AUG_FLIP) : 0, c->seed,
+                          (uint32_t)epoch, (uint64_t)s, b->x, b->y);
         if (fpt_resnet_forward(b->m, b->x, nb, 1, err)) return -1;
         double loss = fpt_resnet_backward(b->m, b->y, NULL);
         if (!isfinite(loss)) {
@@ -198,10 +199,10 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
     st.config_hash = fpt_run_config_hash(c, dataset_tag);
     st.n_targets = c->n_targets;
 
-    if (fpt_resnet_create(&b.m, c->width, c->num_classes, FPT_IMG_HW, err) ||
+    if (fpt_resnet_create(&b.m, c->width, c->num_classes, d->height, err) ||
         fpt_sgd_create(&b.opt, b.m->n_params, c->momentum, c->weight_decay, err))
         goto done;
-    b.x = fpt_calloc((size_t)B * FPT_IMG_PIXELS, sizeof(float), "batch images", err);
+    b.x = fpt_calloc((size_t)B * d->image_bytes, sizeof(float), "batch images", err);
     b.y = b.x ? fpt_calloc((size_t)B, sizeof(int32_t), "batch labels", err) : NULL;
     b.idx = b.y ? fpt_calloc((size_t)B, sizeof(int), "test indices", err) : NULL;
     b.order = b.idx ? fpt_calloc((size_t)d->train.n, sizeof(int), "data order", err) : NULL;

@@ -21,7 +21,8 @@ typedef struct opt {
     const char *help;
 } opt;
 
-static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100", NULL};
+static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100",
+                                            "fashion-mnist", "mnist", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const protocol_names[] = {"none", "reset", "partial_reset",
                                              "shrink_perturb", "warm_restart", NULL};
@@ -31,9 +32,11 @@ static const char *const sampling_names[] = {"without_replacement", "with_replac
 #define OFF(field) offsetof(fpt_train_spec, field)
 static const opt options[] = {
     {"dataset", T_ENUM, OFF(data.kind), 0, 0, dataset_names, "synthetic",
-     "data: synthetic (built in), cifar10 or cifar100 (official binary files)"},
+     "data: synthetic (built in), cifar10 or cifar100 (official binary files), fashion-mnist "
+     "or mnist (official IDX files, gzipped or not)"},
     {"data_path", T_STRING, OFF(data_path), 0, 0, NULL, "",
-     "directory with the CIFAR .bin files (deploy/get-cifar.sh fetches them)"},
+     "directory with the CIFAR .bin files (deploy/get-cifar.sh fetches them) or the four IDX "
+     "files; fashion-mnist default: " FPT_FASHION_MNIST_DIR " (Debian dataset-fashion-mnist)"},
     {"train_subset", T_INT, OFF(data.train_subset), 0, 1e7, NULL, "0",
      "use only the first N training images (0: all)"},
     {"test_subset", T_INT, OFF(data.test_subset), 0, 1e7, NULL, "0",

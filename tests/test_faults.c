@@ -59,6 +59,10 @@
 #include "test_env.h"
 #include "tmpdir.h"
 
+// Image side of the runs' CIFAR-shaped (synthetic) data: the checkpoints'
+// models are built for it.
+#define IMG_HW 32
+
 // ---- fixture -------------------------------------------------------------------
 
 static char g_dir[96];
@@ -411,7 +415,7 @@ static int ckpt_load(const char *path, int width, int *epoch) {
     fpt_err err = {{0}};
     fpt_resnet *m = NULL;
     fpt_sgd opt = {0};
-    cr_assert_eq(fpt_resnet_create(&m, width, 10, FPT_IMG_HW, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&m, width, 10, IMG_HW, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_sgd_create(&opt, m->n_params, 0.9, 5e-4, &err), 0, "%s", err.msg);
     fpt_run_state st;
     int rc = fpt_checkpoint_load(path, &st, m, &opt, &err);
@@ -1168,7 +1172,7 @@ Test(faults, checkpoint_disk_full_is_a_clear_error_and_resumes) {
     char small[256], db[256], spec[256], ref[256];
     fpt_err err = {{0}};
     fpt_resnet *m;
-    cr_assert_eq(fpt_resnet_create(&m, 2, 10, FPT_IMG_HW, &err), 0);
+    cr_assert_eq(fpt_resnet_create(&m, 2, 10, IMG_HW, &err), 0);
     const long bytes = 16 + 88 + 4 * (2 * (long)m->n_params + (long)m->n_buffers) + 8;
     fpt_resnet_free(m);
     mount_small("ck", (5 * bytes / 2) / 1024, small, sizeof small);

@@ -233,7 +233,7 @@ Test(job_spec, value_errors) {
                  "epochs: '0' is not an integer in 1..100000");
     expect_error(EXP "lr = fast\n[none]\n", 4, "lr: 'fast' is not a number");
     expect_error(EXP "target = 50, 120\n[none]\n", 4, "target: '120'");
-    expect_error(EXP "dataset = mnist\n[none]\n", 4, "unknown dataset 'mnist'");
+    expect_error(EXP "dataset = imagenet\n[none]\n", 4, "unknown dataset 'imagenet'");
     expect_error("[experiment]\nname = has space\nseeds = 1\n[none]\n", 2, "name: 'has space'");
     expect_error("[experiment]\nname = \nseeds = 1\n[none]\n", 2, "name: ''");
     // seeds
