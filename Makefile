@@ -86,14 +86,18 @@ INIH_CFLAGS := $(call pkgconf,inih,--cflags)
 INIH_LIBS   := $(call pkgconf,inih,--libs)
 SQLITE_CFLAGS := $(call pkgconf,sqlite3,--cflags)
 SQLITE_LIBS := $(call pkgconf,sqlite3,--libs)
+# zlib reads the MNIST-format IDX files, gzipped or not (common/idx.c).
+ZLIB_CFLAGS := $(call pkgconf,zlib,--cflags)
+ZLIB_LIBS   := $(call pkgconf,zlib,--libs)
 # Criterion is needed by the tests only.
 CRIT_CFLAGS = $(call pkgconf,criterion,--cflags)
 CRIT_LIBS   = $(call pkgconf,criterion,--libs)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS)
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS) \
+           $(ZLIB_CFLAGS)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
-LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) -lm
+LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) $(ZLIB_LIBS) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard common/*.c)
@@ -239,7 +243,7 @@ FUZZ_BUILD         ?= build-fuzz
 FUZZ_OUT           ?= $(FUZZ_BUILD)/out
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 40
-FUZZ_TARGETS       := job_spec cifar checkpoint import_csv
+FUZZ_TARGETS       := job_spec cifar idx checkpoint import_csv
 FUZZ_WARN          ?= $(WARN)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -O1 -g $(FUZZ_WARN) $(FUZZ_SAN)
@@ -265,7 +269,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(LDLIBS) -o $@
 
-# Writes the binary seeds (valid checkpoints, tiny CIFAR files) with the
+# Writes the binary seeds (valid checkpoints, tiny CIFAR and IDX files) with the
 # library itself; the result is committed in tests/fuzz/corpus/.
 $(FUZZ_BUILD)/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_common.h $(FUZZ_LIB)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@

@@ -1,5 +1,6 @@
 // dataset.c — CIFAR-10/100 loaders, the synthetic dataset, normalisation and
-// batch assembly with crop/flip augmentation (see dataset.h).
+// batch assembly with crop/flip augmentation (see dataset.h).  The
+// MNIST-format loader is common/idx.c.
 #include "dataset.h"
 
 #include <errno.h>
@@ -8,10 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "idx.h"
 #include "rng.h"
 
 // ---- synthetic dataset: difficulty knobs -----------------------------------
 //
+// Images are CIFAR-shaped, (SYNTH_C, SYNTH_HW, SYNTH_HW) = (3, 32, 32).
 // Each class c has a smooth template T_c (3, 32, 32): an (8, 8) grid of
 // N(0, 1) values per channel, upsampled periodically and bilinearly to 32x32,
 // mixed with a template shared by all classes and rescaled to zero mean and
@@ -44,6 +47,10 @@
 // plateau stays below the label-noise cap.  tests/test_run.c checks that a
 // width-8 network gets well above chance within 4 epochs of 1024 images.
 #define SYNTH_CLASSES 10
+#define SYNTH_C 3
+#define SYNTH_HW 32
+#define SYNTH_PLANE (SYNTH_HW * SYNTH_HW)        // 1024 pixels per channel
+#define SYNTH_PIXELS (SYNTH_C * SYNTH_PLANE)     // 3072 bytes per image
 #ifndef SYNTH_GRID
 #define SYNTH_GRID 8              // template control points per side (period 4 px)
 #endif
@@ -87,13 +94,15 @@
 // streams apart and the normalisation's integer sums far from overflow.
 #define MAX_IMAGES 0x10000000
 
+// A CIFAR record's image: (3, 32, 32) uint8, R then G then B planes.
+#define CIFAR_C 3
+#define CIFAR_HW 32
+#define CIFAR_PIXELS 3072
 // CIFAR-100 coarse labels (validated as a format check, then dropped).
 #define CIFAR100_COARSE 20
 // Records read per fread: 256 * 3074 bytes = 787 KB of staging buffer.
 #define READ_CHUNK 256
 
-#define HW FPT_IMG_HW
-#define PLANE (FPT_IMG_HW * FPT_IMG_HW)
 #define PAD 4   // augmentation: crop from the image zero-padded by 4 on each side
 
 // A word mapped to [0, n) by multiply-shift.  The bias is below n / 2^32
@@ -122,10 +131,13 @@ static inline float approx_normal(uint32_t w) {
 
 // ---- splits ------------------------------------------------------------------
 
-static int split_alloc(fpt_split *s, int n, const char *what, fpt_err *err) {
+// n images of d's geometry (set by the loader before it allocates).
+static int split_alloc(const fpt_dataset *d, fpt_split *s, int n, const char *what,
+                       fpt_err *err) {
     char name[96];
-    snprintf(name, sizeof name, "%s images (%d x 3 x 32 x 32 bytes)", what, n);
-    s->pixels = fpt_calloc((size_t)n, FPT_IMG_PIXELS, name, err);
+    snprintf(name, sizeof name, "%s images (%d x %d x %d x %d bytes)", what, n, d->channels,
+             d->height, d->width);
+    s->pixels = fpt_calloc((size_t)n, d->image_bytes, name, err);
     if (!s->pixels) return -1;
     snprintf(name, sizeof name, "%s labels (%d)", what, n);
     s->labels = fpt_calloc((size_t)n, sizeof(int32_t), name, err);
@@ -157,18 +169,30 @@ typedef struct cifar_format {
     const char *train_files[5];
     int n_train_files;
     const char *test_file;
+    // Official records per file: more means a wrong or concatenated file
+    // (fewer is accepted: small files make good tests).
+    int train_file_records, test_file_records;
+    // Where deploy/get-cifar.sh unpacks the binary archive (it prints
+    // DIR/bin_subdir), and the archive's name.
+    const char *bin_subdir, *bin_archive;
+    // The Python version (torchvision's download): its directory, its
+    // metadata file and two of its pickled batches.
+    const char *py_subdir, *py_meta, *py_data[2];
 } cifar_format;
 
 static const cifar_format CIFAR10_FORMAT = {
     "CIFAR-10", "cifar10", 1, 10,
     {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
      "data_batch_5.bin"},
-    5, "test_batch.bin"};
+    5, "test_batch.bin", 10000, 10000, "cifar-10-batches-bin", "cifar-10-binary.tar.gz",
+    "cifar-10-batches-py", "batches.meta", {"data_batch_1", "test_batch"}};
 static const cifar_format CIFAR100_FORMAT = {
-    "CIFAR-100", "cifar100", 2, 100, {"train.bin"}, 1, "test.bin"};
+    "CIFAR-100", "cifar100", 2, 100, {"train.bin"}, 1, "test.bin", 50000, 10000,
+    "cifar-100-binary", "cifar-100-binary.tar.gz", "cifar-100-python", "meta",
+    {"train", "test"}};
 
 static size_t record_bytes(const cifar_format *f) {
-    return (size_t)f->label_bytes + FPT_IMG_PIXELS;
+    return (size_t)f->label_bytes + CIFAR_PIXELS;
 }
 
 static int join_path(char *out, size_t cap, const char *dir, const char *file, fpt_err *err) {
@@ -178,10 +202,43 @@ static int join_path(char *out, size_t cap, const char *dir, const char *file, f
     return 0;
 }
 
-// Opens one .bin file and checks that its size is a positive whole number of
-// records; *count = records in it.
-static int cifar_open(const char *path, const cifar_format *f, FILE **fp, int *count,
-                      fpt_err *err) {
+// Whether dir/name exists and is a directory (want_dir) or a regular file.
+static int has_entry(const char *dir, const char *name, int want_dir) {
+    char path[4096];
+    struct stat st;
+    const int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= sizeof path || stat(path, &st) != 0) return 0;
+    return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+// Called when the first .bin file is missing: a directory that holds the
+// unpacked binary archive one level down, or the Python version, gets an
+// error saying so instead of a bare "cannot open".
+static int cifar_explain_missing(const char *dir, const cifar_format *f, fpt_err *err) {
+    if (has_entry(dir, f->bin_subdir, 1))
+        return fpt_fail(err, "%s directory %s: no %s here, but a %s subdirectory: pass %s/%s "
+                        "(the directory deploy/get-cifar.sh prints)", f->name, dir,
+                        f->train_files[0], f->bin_subdir, dir, f->bin_subdir);
+    char seen[128];
+    if (has_entry(dir, f->py_subdir, 1))
+        snprintf(seen, sizeof seen, "a %s subdirectory", f->py_subdir);
+    else if (has_entry(dir, f->py_meta, 0) &&
+             (has_entry(dir, f->py_data[0], 0) || has_entry(dir, f->py_data[1], 0)))
+        snprintf(seen, sizeof seen, "%s and %s files without .bin", f->py_meta,
+                 has_entry(dir, f->py_data[0], 0) ? f->py_data[0] : f->py_data[1]);
+    else
+        return 0;
+    return fpt_fail(err, "%s directory %s holds the Python (pickled) version of %s (%s, as "
+                    "torchvision downloads it), which fptfarm cannot read; get the binary "
+                    "version (%s) with deploy/get-cifar.sh DIR %s and pass the directory it "
+                    "prints (DIR/%s)", f->name, dir, f->name, seen, f->bin_archive,
+                    f->script_arg, f->bin_subdir);
+}
+
+// Opens one .bin file and checks that its size is a whole number of records,
+// at least one and at most the official count; *count = records in it.
+static int cifar_open(const char *path, const cifar_format *f, int official, FILE **fp,
+                      int *count, fpt_err *err) {
     *fp = fopen(path, "rb");
     if (!*fp)
         return fpt_fail(err, "%s: cannot open: %s (get the %s binary version with "
@@ -200,9 +257,10 @@ static int cifar_open(const char *path, const cifar_format *f, FILE **fp, int *c
     if (size % rec != 0)
         return fpt_fail(err, "%s: size %llu bytes is not a multiple of the %zu-byte %s record "
                         "(truncated or not a CIFAR file?)", path, size, rec, f->name);
-    if (size / rec > (unsigned long long)MAX_IMAGES)
-        return fpt_fail(err, "%s: %llu records; more than the %d this loader accepts", path,
-                        size / rec, MAX_IMAGES);
+    if (size / rec > (unsigned long long)official)
+        return fpt_fail(err, "%s: %llu records, more than the official %d of this %s file "
+                        "(another data set, or files concatenated?)", path, size / rec,
+                        official, f->name);
     *count = (int)(size / rec);
     return 0;
 }
@@ -234,31 +292,27 @@ static int cifar_read(FILE *fp, const char *path, const cifar_format *f, int n, 
                                 r, f->label_bytes == 2 ? "fine " : "", label,
                                 f->num_classes - 1, f->name);
             labels[r] = label;
-            memcpy(pixels + (size_t)r * FPT_IMG_PIXELS, p + f->label_bytes, FPT_IMG_PIXELS);
+            memcpy(pixels + (size_t)r * CIFAR_PIXELS, p + f->label_bytes, CIFAR_PIXELS);
         }
     }
     return 0;
 }
 
-// Loads one split from its files, keeping the first `subset` images (all if
-// subset == 0).  All files are opened and size-checked before anything is
-// allocated, so a missing last file fails fast.
-static int cifar_load_split(fpt_split *s, const char *dir, const cifar_format *f,
-                            const char *const *files, int n_files, int subset, const char *what,
-                            fpt_err *err) {
+// Loads one split from its files (each of at most `official` records),
+// keeping the first `subset` images (all if subset == 0).  All files are
+// opened and size-checked before anything is allocated, so a missing last
+// file fails fast.
+static int cifar_load_split(fpt_dataset *d, fpt_split *s, const char *dir, const cifar_format *f,
+                            const char *const *files, int n_files, int official, int subset,
+                            const char *what, fpt_err *err) {
     FILE *fp[5] = {0};
-    int count[5] = {0}, total = 0, rc = -1;
+    int count[5] = {0}, total = 0, rc = -1;   // total <= 5 * 10000: no overflow
     char path[5][4096];
     uint8_t *buf = NULL;
     for (int i = 0; i < n_files; i++) {
         if (join_path(path[i], sizeof path[i], dir, files[i], err) ||
-            cifar_open(path[i], f, &fp[i], &count[i], err))
+            cifar_open(path[i], f, official, &fp[i], &count[i], err))
             goto done;
-        if (count[i] > MAX_IMAGES - total) {
-            fpt_fail(err, "%s: too many records in total (more than %d)", path[i],
-                     MAX_IMAGES);
-            goto done;
-        }
         total += count[i];
     }
     if (subset > total) {
@@ -272,11 +326,11 @@ static int cifar_load_split(fpt_split *s, const char *dir, const cifar_format *f
     }
     const int n = subset > 0 ? subset : total;
     buf = fpt_calloc(READ_CHUNK, record_bytes(f), "CIFAR read buffer", err);
-    if (!buf || split_alloc(s, n, what, err)) goto done;
+    if (!buf || split_alloc(d, s, n, what, err)) goto done;
     // Files in order; the subset is a prefix of their concatenation.
     for (int i = 0, at = 0; i < n_files && at < n; i++) {
         const int k = count[i] < n - at ? count[i] : n - at;
-        if (cifar_read(fp[i], path[i], f, k, buf, s->pixels + (size_t)at * FPT_IMG_PIXELS,
+        if (cifar_read(fp[i], path[i], f, k, buf, s->pixels + (size_t)at * CIFAR_PIXELS,
                        s->labels + at, err))
             goto done;
         at += k;
@@ -303,12 +357,17 @@ static int cifar_load(fpt_dataset *d, const fpt_dataset_options *o, const cifar_
     if (!S_ISDIR(st.st_mode))
         return fpt_fail(err, "%s directory %s: not a directory (expected the directory that "
                         "deploy/get-cifar.sh DIR %s prints)", f->name, o->path, f->script_arg);
-    d->num_classes = f->num_classes;
-    if (cifar_load_split(&d->train, o->path, f, f->train_files, f->n_train_files,
-                         o->train_subset, "train", err))
+    if (!has_entry(o->path, f->train_files[0], 0) && cifar_explain_missing(o->path, f, err))
         return -1;
-    return cifar_load_split(&d->test, o->path, f, &f->test_file, 1, o->test_subset, "test",
-                            err);
+    d->num_classes = f->num_classes;
+    d->channels = CIFAR_C;
+    d->height = d->width = CIFAR_HW;
+    d->image_bytes = CIFAR_PIXELS;
+    if (cifar_load_split(d, &d->train, o->path, f, f->train_files, f->n_train_files,
+                         f->train_file_records, o->train_subset, "train", err))
+        return -1;
+    return cifar_load_split(d, &d->test, o->path, f, &f->test_file, 1, f->test_file_records,
+                            o->test_subset, "test", err);
 }
 
 // ---- synthetic dataset ---------------------------------------------------------
@@ -317,13 +376,13 @@ static int cifar_load(fpt_dataset *d, const fpt_dataset_options *o, const cifar_
 // grid coordinate (p + 0.5) * G / 32 - 0.5, wrapping at the edges so the
 // template has no seam under circular shifts.
 static void upsample_periodic(const float *grid, float *out) {
-    const float step = (float)SYNTH_GRID / HW;
-    for (int y = 0; y < HW; y++) {
+    const float step = (float)SYNTH_GRID / SYNTH_HW;
+    for (int y = 0; y < SYNTH_HW; y++) {
         const float gy = ((float)y + 0.5f) * step - 0.5f;
         const int y0 = (int)floorf(gy);
         const float fy = gy - (float)y0;
         const int ya = (y0 + SYNTH_GRID) % SYNTH_GRID, yb = (y0 + 1 + SYNTH_GRID) % SYNTH_GRID;
-        for (int x = 0; x < HW; x++) {
+        for (int x = 0; x < SYNTH_HW; x++) {
             const float gx = ((float)x + 0.5f) * step - 0.5f;
             const int x0 = (int)floorf(gx);
             const float fx = gx - (float)x0;
@@ -331,7 +390,7 @@ static void upsample_periodic(const float *grid, float *out) {
                       xb = (x0 + 1 + SYNTH_GRID) % SYNTH_GRID;
             const float top = (1 - fx) * grid[ya * SYNTH_GRID + xa] + fx * grid[ya * SYNTH_GRID + xb];
             const float bot = (1 - fx) * grid[yb * SYNTH_GRID + xa] + fx * grid[yb * SYNTH_GRID + xb];
-            out[y * HW + x] = (1 - fy) * top + fy * bot;
+            out[y * SYNTH_HW + x] = (1 - fy) * top + fy * bot;
         }
     }
 }
@@ -340,27 +399,28 @@ static void upsample_periodic(const float *grid, float *out) {
 static void synth_templates(uint64_t seed, float *templates) {
     // (SYNTH_CLASSES + 1 shared, 3, G, G) control points, and the upsampled shared one.
     enum { GG = SYNTH_GRID * SYNTH_GRID };
-    float grid[(SYNTH_CLASSES + 1) * 3 * GG], shared[FPT_IMG_PIXELS];
+    float grid[(SYNTH_CLASSES + 1) * SYNTH_C * GG], shared[SYNTH_PIXELS];
     fpt_rng_fill_normal(seed, FPT_RNG_DATASET, STREAM_TEMPLATES, grid,
                         sizeof grid / sizeof grid[0], 0.0f, 1.0f);
-    for (int c = 0; c < 3; c++)
-        upsample_periodic(grid + (SYNTH_CLASSES * 3 + c) * GG, shared + c * PLANE);
+    for (int c = 0; c < SYNTH_C; c++)
+        upsample_periodic(grid + (SYNTH_CLASSES * SYNTH_C + c) * GG, shared + c * SYNTH_PLANE);
     const float a = sqrtf(1.0f - SYNTH_SHARED), b = sqrtf(SYNTH_SHARED);
     for (int k = 0; k < SYNTH_CLASSES; k++) {
-        float *t = templates + (size_t)k * FPT_IMG_PIXELS;
-        for (int c = 0; c < 3; c++) upsample_periodic(grid + (k * 3 + c) * GG, t + c * PLANE);
+        float *t = templates + (size_t)k * SYNTH_PIXELS;
+        for (int c = 0; c < SYNTH_C; c++)
+            upsample_periodic(grid + (k * SYNTH_C + c) * GG, t + c * SYNTH_PLANE);
         double sum = 0.0, sq = 0.0;
-        for (int i = 0; i < FPT_IMG_PIXELS; i++) {
+        for (int i = 0; i < SYNTH_PIXELS; i++) {
             t[i] = a * t[i] + b * shared[i];
             sum += t[i];
         }
-        const float mean = (float)(sum / FPT_IMG_PIXELS);
-        for (int i = 0; i < FPT_IMG_PIXELS; i++) {
+        const float mean = (float)(sum / SYNTH_PIXELS);
+        for (int i = 0; i < SYNTH_PIXELS; i++) {
             t[i] -= mean;
             sq += (double)t[i] * t[i];
         }
-        const float inv_rms = (float)(1.0 / sqrt(sq / FPT_IMG_PIXELS));
-        for (int i = 0; i < FPT_IMG_PIXELS; i++) t[i] *= inv_rms;
+        const float inv_rms = (float)(1.0 / sqrt(sq / SYNTH_PIXELS));
+        for (int i = 0; i < SYNTH_PIXELS; i++) t[i] *= inv_rms;
     }
 }
 
@@ -381,15 +441,16 @@ static void synth_split(uint64_t seed, const float *templates, fpt_split *s, uin
         // Pixel noise: word k of the image's own stream gives pixel k.
         fpt_rng pr;
         fpt_rng_init(&pr, seed, FPT_RNG_DATASET, pixel_base + (uint32_t)i);
-        const float *t = templates + (size_t)label * FPT_IMG_PIXELS;
-        uint8_t *px = s->pixels + (size_t)i * FPT_IMG_PIXELS;
-        int tx[HW];   // circular shift: out(y, x) = T(y - dy, x - dx)
-        for (int x = 0; x < HW; x++) tx[x] = (x - dx + HW) % HW;
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < HW; y++) {
-                const float *trow = t + c * PLANE + ((y - dy + HW) % HW) * HW;
-                for (int x = 0; x < HW; x++) {
-                    const int k = c * PLANE + y * HW + x;
+        const float *t = templates + (size_t)label * SYNTH_PIXELS;
+        uint8_t *px = s->pixels + (size_t)i * SYNTH_PIXELS;
+        int tx[SYNTH_HW];   // circular shift: out(y, x) = T(y - dy, x - dx)
+        for (int x = 0; x < SYNTH_HW; x++) tx[x] = (x - dx + SYNTH_HW) % SYNTH_HW;
+        for (int c = 0; c < SYNTH_C; c++)
+            for (int y = 0; y < SYNTH_HW; y++) {
+                const float *trow =
+                    t + c * SYNTH_PLANE + ((y - dy + SYNTH_HW) % SYNTH_HW) * SYNTH_HW;
+                for (int x = 0; x < SYNTH_HW; x++) {
+                    const int k = c * SYNTH_PLANE + y * SYNTH_HW + x;
                     const float v = contrast * trow[tx[x]] +
                                     SYNTH_NOISE_STD * approx_normal(fpt_rng_u32(&pr));
                     const float u = roundf(128.0f + SYNTH_U8_SCALE * v);
@@ -438,10 +499,13 @@ static int synth_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err
     if (o->test_subset > 0) n_test = o->test_subset;
 
     d->num_classes = SYNTH_CLASSES;
-    float *templates = fpt_calloc(SYNTH_CLASSES, sizeof(float) * FPT_IMG_PIXELS,
+    d->channels = SYNTH_C;
+    d->height = d->width = SYNTH_HW;
+    d->image_bytes = SYNTH_PIXELS;
+    float *templates = fpt_calloc(SYNTH_CLASSES, sizeof(float) * SYNTH_PIXELS,
                                   "synthetic class templates", err);
-    if (!templates || split_alloc(&d->train, n_train, "train", err) ||
-        split_alloc(&d->test, n_test, "test", err)) {
+    if (!templates || split_alloc(d, &d->train, n_train, "train", err) ||
+        split_alloc(d, &d->test, n_test, "test", err)) {
         fpt_free(templates);
         return -1;
     }
@@ -458,23 +522,25 @@ static int synth_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err
 
 // Per-channel mean and (population) standard deviation of the training
 // pixels scaled to [0, 1].  The sums of u and u^2 are exact integers (at most
-// 2^28 images * 1024 * 255^2 < 2^64), so only the final division rounds.
+// 2^28 images * 1024 pixels per plane * 255^2 < 2^64 for every geometry
+// here), so only the final division rounds.
 static int compute_normalisation(fpt_dataset *d, fpt_err *err) {
     const fpt_split *s = &d->train;
-    for (int c = 0; c < 3; c++) {
+    const size_t plane = (size_t)d->height * (size_t)d->width;
+    for (int c = 0; c < d->channels; c++) {
         uint64_t s1 = 0, s2 = 0;
         #pragma omp parallel for schedule(static) reduction(+ : s1, s2)
         for (int i = 0; i < s->n; i++) {
-            const uint8_t *p = s->pixels + (size_t)i * FPT_IMG_PIXELS + (size_t)c * PLANE;
+            const uint8_t *p = s->pixels + (size_t)i * d->image_bytes + (size_t)c * plane;
             uint64_t a = 0, b = 0;
-            for (int k = 0; k < PLANE; k++) {
+            for (size_t k = 0; k < plane; k++) {
                 a += p[k];
                 b += (uint64_t)p[k] * p[k];
             }
             s1 += a;
             s2 += b;
         }
-        const double n = (double)s->n * PLANE;
+        const double n = (double)s->n * (double)plane;
         const double mean = (double)s1 / n;                       // u8 units
         const double var = (double)s2 / n - mean * mean;
         if (!(var > 0.0))
@@ -497,9 +563,10 @@ int fpt_dataset_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err)
     case FPT_DATA_SYNTHETIC: rc = synth_load(d, o, err); break;
     case FPT_DATA_CIFAR10: rc = cifar_load(d, o, &CIFAR10_FORMAT, err); break;
     case FPT_DATA_CIFAR100: rc = cifar_load(d, o, &CIFAR100_FORMAT, err); break;
+    case FPT_DATA_FASHION_MNIST:
+    case FPT_DATA_MNIST: rc = fpt_idx_load(d, o, err); break;
     default: rc = fpt_fail(err, "unknown dataset kind %d", (int)o->kind); break;
     }
-    d->channels = 3, d->height = d->width = 32, d->image_bytes = 3072;   // TEMP
     if (rc == 0) rc = compute_normalisation(d, err);
     if (rc != 0) fpt_dataset_free(d);
     return rc;
@@ -507,49 +574,57 @@ int fpt_dataset_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err)
 
 // ---- batches -----------------------------------------------------------------
 
-// Augmentation follows torchvision's RandomCrop(32, padding=4) then
-// RandomHorizontalFlip: the RAW image is padded with 0 (black), a 32x32
-// window at offset (ox, oy) in [0, 8]^2 of the 40x40 padded image is taken,
-// then mirrored in x with probability 1/2, then normalised, so the padding
-// becomes (0 - mean[c]) / std[c].  Image i draws one Philox block at index
-// draw_base + i of (seed, FPT_RNG_AUGMENT, stream = epoch): words ox, oy,
-// flip (top bit), the fourth unused.  Each output image depends only on its
-// own draw, so the result is the same for any batching and thread count.
+// Augmentation follows torchvision's RandomCrop((H, W), padding=4) then
+// RandomHorizontalFlip: the RAW image is padded with 0 (black), an HxW
+// window at offset (ox, oy) in [0, 8]^2 of the (H + 8)x(W + 8) padded image
+// is taken, then mirrored in x with probability 1/2, then normalised, so the
+// padding becomes (0 - mean[c]) / std[c].  Image i draws one Philox block at
+// index draw_base + i of (seed, FPT_RNG_AUGMENT, stream = epoch): words ox,
+// oy, flip (top bit), the fourth unused.  All three are drawn whichever flags
+// are set (without CROP the window sits at (4, 4), the image itself; without
+// FLIP the flip bit is ignored), so a flag's draws are the same with or
+// without the other.  Each output image depends only on its own draw, so the
+// result is the same for any batching and thread count.
 void fpt_dataset_batch(const fpt_dataset *d, const fpt_split *s, const int *idx, int n,
-                       int augment, uint64_t seed, uint32_t epoch, uint64_t draw_base,
+                       unsigned augment, uint64_t seed, uint32_t epoch, uint64_t draw_base,
                        float *x, int32_t *y) {
-    float scale[3], shift[3];   // x = u8 * scale + shift = (u8 / 255 - mean) / std
-    for (int c = 0; c < 3; c++) {
+    const int C = d->channels, H = d->height, W = d->width;
+    const size_t plane = (size_t)H * (size_t)W;
+    const unsigned crop = augment & FPT_AUG_CROP, flips = augment & FPT_AUG_FLIP;
+    float scale[FPT_MAX_CHANNELS], shift[FPT_MAX_CHANNELS];   // x = u8 * scale + shift
+    for (int c = 0; c < C; c++) {                             //   = (u8 / 255 - mean) / std
         scale[c] = (float)(1.0 / (255.0 * (double)d->std[c]));
         shift[c] = (float)(-(double)d->mean[c] / (double)d->std[c]);
     }
     #pragma omp parallel for schedule(static) if (n >= 16)
     for (int i = 0; i < n; i++) {
-        const uint8_t *src = s->pixels + (size_t)idx[i] * FPT_IMG_PIXELS;
-        float *dst = x + (size_t)i * FPT_IMG_PIXELS;
+        const uint8_t *src = s->pixels + (size_t)idx[i] * d->image_bytes;
+        float *dst = x + (size_t)i * d->image_bytes;
         if (y) y[i] = s->labels[idx[i]];
-        if (!augment) {
-            for (int c = 0; c < 3; c++)
-                for (int k = 0; k < PLANE; k++)
-                    dst[c * PLANE + k] = (float)src[c * PLANE + k] * scale[c] + shift[c];
+        if (!crop && !flips) {
+            for (int c = 0; c < C; c++)
+                for (size_t k = 0; k < plane; k++)
+                    dst[c * plane + k] = (float)src[c * plane + k] * scale[c] + shift[c];
             continue;
         }
         fpt_rng r;
         fpt_rng_init(&r, seed, FPT_RNG_AUGMENT, epoch);
         r.index = draw_base + (uint64_t)i;
-        const int ox = (int)word_below(fpt_rng_u32(&r), 2 * PAD + 1);
-        const int oy = (int)word_below(fpt_rng_u32(&r), 2 * PAD + 1);
-        const int flip = (int)(fpt_rng_u32(&r) >> 31);
-        for (int c = 0; c < 3; c++)
-            for (int yy = 0; yy < HW; yy++) {
+        int ox = (int)word_below(fpt_rng_u32(&r), 2 * PAD + 1);
+        int oy = (int)word_below(fpt_rng_u32(&r), 2 * PAD + 1);
+        const int flip_bit = (int)(fpt_rng_u32(&r) >> 31);
+        const int flip = flips ? flip_bit : 0;
+        if (!crop) ox = oy = PAD;
+        for (int c = 0; c < C; c++)
+            for (int yy = 0; yy < H; yy++) {
                 // out(yy, xx) = padded(yy + oy, xc + ox) = raw(yy + oy - 4, xc + ox - 4),
-                // xc = flip ? 31 - xx : xx.
+                // xc = flip ? W - 1 - xx : xx.
                 const int sy = yy + oy - PAD;
-                float *row = dst + c * PLANE + yy * HW;
-                for (int xx = 0; xx < HW; xx++) {
-                    const int sx = (flip ? HW - 1 - xx : xx) + ox - PAD;
-                    const int u = (sy >= 0 && sy < HW && sx >= 0 && sx < HW)
-                                      ? src[c * PLANE + sy * HW + sx] : 0;
+                float *row = dst + c * plane + (size_t)yy * W;
+                for (int xx = 0; xx < W; xx++) {
+                    const int sx = (flip ? W - 1 - xx : xx) + ox - PAD;
+                    const int u = (sy >= 0 && sy < H && sx >= 0 && sx < W)
+                                      ? src[c * plane + (size_t)sy * W + sx] : 0;
                     row[xx] = (float)u * scale[c] + shift[c];
                 }
             }

@@ -1,8 +1,11 @@
 // dataset.h — image classification datasets: CIFAR-10, CIFAR-100 (official
-// binary formats) and a built-in synthetic CIFAR-shaped dataset.
+// binary formats), Fashion-MNIST and MNIST (official IDX files, gzipped or
+// not; common/idx.c) and a built-in synthetic CIFAR-shaped dataset.
 //
-// Images are kept as uint8 (N, 3, 32, 32) — 3 KiB each, a quarter of float —
-// and converted to normalised float when a batch is assembled:
+// The image geometry is the data set's: (C, H, W) = (3, 32, 32) for CIFAR
+// and synthetic, (1, 28, 28) for the MNIST formats.  Images are kept as
+// uint8 (N, C, H, W) — a quarter of float — and converted to normalised
+// float when a batch is assembled:
 //     x = (u8 / 255 - mean[c]) / std[c]
 // with the per-channel mean and std of the TRAINING split (after any
 // subset), computed at load time, applied to both splits.
@@ -14,34 +17,46 @@
 
 #include "error.h"
 
-#define FPT_IMG_C 3
-#define FPT_IMG_HW 32
-#define FPT_IMG_PIXELS (FPT_IMG_C * FPT_IMG_HW * FPT_IMG_HW)   // 3072
+// Most channels a data set has (RGB); mean/std are sized for it.
+#define FPT_MAX_CHANNELS 3
 
+// Where Debian's dataset-fashion-mnist package puts the four .gz IDX files:
+// the Fashion-MNIST path when none is given.
+#define FPT_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+// train_spec.c names the kinds by these values (dataset_names[kind]):
+// append, never reorder.
 typedef enum fpt_dataset_kind {
     FPT_DATA_SYNTHETIC,
     FPT_DATA_CIFAR10,
     FPT_DATA_CIFAR100,
+    FPT_DATA_FASHION_MNIST,
+    FPT_DATA_MNIST,
 } fpt_dataset_kind;
 
 typedef struct fpt_split {
     int n;              // images
-    uint8_t *pixels;    // (n, 3, 32, 32)
+    uint8_t *pixels;    // (n, C, H, W) of the dataset, row-major
     int32_t *labels;    // (n), in [0, num_classes)
 } fpt_split;
 
 typedef struct fpt_dataset {
     fpt_dataset_kind kind;
     int num_classes;
-    int channels, height, width;   // TEMP (merged from the data branch)
-    size_t image_bytes;
+    int channels, height, width;   // C, H, W of every image (pixels)
+    size_t image_bytes;            // C * H * W: one image's uint8 pixels
     fpt_split train, test;
-    float mean[3], std[3];   // per channel, of train pixels scaled to [0, 1]
+    // Per channel c < channels, of the train pixels scaled to [0, 1]
+    // (population std); entries from `channels` on are 0.
+    float mean[FPT_MAX_CHANNELS], std[FPT_MAX_CHANNELS];
 } fpt_dataset;
 
 typedef struct fpt_dataset_options {
     fpt_dataset_kind kind;
-    const char *path;        // CIFAR: directory holding the .bin files
+    // CIFAR: directory holding the .bin files.  MNIST formats: directory
+    // holding the four IDX files; NULL or "" = FPT_FASHION_MNIST_DIR for
+    // Fashion-MNIST (MNIST has no default).
+    const char *path;
     int train_subset;        // > 0: keep only the first N training images
     int test_subset;         // > 0: keep only the first N test images
     // synthetic only
@@ -50,20 +65,25 @@ typedef struct fpt_dataset_options {
     double synth_label_noise;      // fraction of labels replaced at random
 } fpt_dataset_options;
 
-// Loads (CIFAR) or generates (synthetic) both splits and computes the
-// normalisation.  Errors name the file and what was wrong with it.
+// Loads (CIFAR, MNIST formats) or generates (synthetic) both splits, sets the
+// geometry and computes the normalisation.  Errors name the file and what was
+// wrong with it; on error *d is left empty (nothing to free).
 int fpt_dataset_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err);
 void fpt_dataset_free(fpt_dataset *d);
 
-// Assembles a normalised float batch x (n, 3, 32, 32) NCHW and labels y (n)
-// from split images idx[0..n).  With augment != 0, each image gets a random
-// crop from the 4-pixel zero-padded image and a horizontal flip with
-// probability 1/2, drawn from (seed, FPT_RNG_AUGMENT, stream = epoch), the
-// draw for image i of the epoch taken at index `draw_base + i` so that the
-// result does not depend on batching or threads.
+// Augmentation flags of fpt_dataset_batch (a bit set; 0 = none).
+#define FPT_AUG_CROP 1u   // random HxW crop of the raw image zero-padded by 4 px per side
+#define FPT_AUG_FLIP 2u   // horizontal mirror with probability 1/2
+
+// Assembles a normalised float batch x (n, C, H, W) NCHW and labels y (n)
+// (y may be NULL) from split images idx[0..n).  With a flag of `augment`
+// set, image i draws one Philox block at index `draw_base + i` of (seed,
+// FPT_RNG_AUGMENT, stream = epoch): crop offsets x and y, then the flip bit,
+// all drawn whichever of the flags are set.  So the result depends neither on
+// batching nor on threads, and one flag's draws not on the other flag.
+// Other bits of `augment` are ignored.
 void fpt_dataset_batch(const fpt_dataset *d, const fpt_split *s, const int *idx, int n,
-                       int augment, uint64_t seed, uint32_t epoch, uint64_t draw_base,
+                       unsigned augment, uint64_t seed, uint32_t epoch, uint64_t draw_base,
                        float *x, int32_t *y);
 
-enum { FPT_AUG_CROP = 1, FPT_AUG_FLIP = 2 };   // TEMP
 #endif

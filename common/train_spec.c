@@ -21,8 +21,8 @@ typedef struct opt {
     const char *help;
 } opt;
 
-static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100", "fashion-mnist",
-                                            "mnist", NULL};
+static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100",
+                                            "fashion-mnist", "mnist", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
 static const char *const protocol_names[] = {"none", "reset", "partial_reset",
                                              "shrink_perturb", "warm_restart", NULL};
@@ -36,8 +36,8 @@ static const opt options[] = {
      "data: synthetic (built in), cifar10 or cifar100 (official binary files), fashion-mnist "
      "or mnist (official IDX files, gzipped or not)"},
     {"data_path", T_STRING, OFF(data_path), 0, 0, NULL, "",
-     "directory with the data files: CIFAR .bin (deploy/get-cifar.sh fetches them), IDX for "
-     "(fashion-)mnist; fashion-mnist defaults to Debian's /usr/share/datasets/fashion-mnist"},
+     "directory with the CIFAR .bin files (deploy/get-cifar.sh fetches them) or the four IDX "
+     "files; fashion-mnist default: " FPT_FASHION_MNIST_DIR " (Debian dataset-fashion-mnist)"},
     {"train_subset", T_INT, OFF(data.train_subset), 0, 1e7, NULL, "0",
      "use only the first N training images (0: all)"},
     {"test_subset", T_INT, OFF(data.test_subset), 0, 1e7, NULL, "0",

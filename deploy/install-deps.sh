@@ -9,10 +9,11 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config make
-      libopenblas-openmp-dev libsqlite3-dev sqlite3
+      libopenblas-openmp-dev libsqlite3-dev sqlite3 zlib1g-dev
       openmpi-bin libopenmpi-dev
       libcriterion-dev libinih-dev
-      gnuplot-nox xz-utils)
+      gnuplot-nox xz-utils
+      dataset-fashion-mnist)
 for opt in "$@"; do
     case "$opt" in
         --with-torch) pkgs+=(python3-torch python3-numpy) ;;

@@ -59,6 +59,10 @@
 #include "test_env.h"
 #include "tmpdir.h"
 
+// Image side of the runs' CIFAR-shaped (synthetic) data: the checkpoints'
+// models are built for it.
+#define IMG_HW 32
+
 // ---- fixture -------------------------------------------------------------------
 
 static char g_dir[96];

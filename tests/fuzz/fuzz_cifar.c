@@ -17,10 +17,11 @@
 // Contract checked (besides ASan/UBSan/LeakSanitizer):
 //   rejected: -1, one non-empty line, and nothing left allocated in the
 //     dataset;
-//   accepted: 0, 10 or 100 classes, both splits non-empty and of the subset
-//     size when one was asked for, every label in range, the split's images
-//     equal to the files' records (the subset a prefix of their
-//     concatenation), per-channel mean in [0, 1] and std in (0, 1].
+//   accepted: 0, 10 or 100 classes, geometry (3, 32, 32) of 3072 bytes, both
+//     splits non-empty and of the subset size when one was asked for, every
+//     label in range, the split's images equal to the files' records (the
+//     subset a prefix of their concatenation), per-channel mean in [0, 1]
+//     and std in (0, 1].
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 
 #define MISSING 0xFFFF
 #define A_DIRECTORY 0xFFFE
+#define CIFAR_PIXELS 3072   // (3, 32, 32) after the label byte(s)
 
 typedef struct layout {
     const char *names[6];
@@ -98,7 +100,7 @@ static file_span place(const char *path, const uint8_t **p, const uint8_t *end) 
 // The accepted split holds the first s->n records of files[0..n_files).
 static void check_split(const fpt_split *s, const layout *L, const file_span *files, int n_files,
                         int subset, const char *what) {
-    const size_t rec = (size_t)L->label_bytes + FPT_IMG_PIXELS;
+    const size_t rec = (size_t)L->label_bytes + CIFAR_PIXELS;
     size_t total = 0;
     for (int i = 0; i < n_files; i++) {
         if (!files[i].present) fuzz_die("%s: accepted with a file missing", what);
@@ -119,8 +121,8 @@ static void check_split(const fpt_split *s, const layout *L, const file_span *fi
             if (s->labels[r] != label || label >= L->classes)
                 fuzz_die("%s: image %d has label %d, file says %d", what, r, (int)s->labels[r],
                          label);
-            if (memcmp(s->pixels + (size_t)r * FPT_IMG_PIXELS, q + L->label_bytes,
-                       FPT_IMG_PIXELS) != 0)
+            if (memcmp(s->pixels + (size_t)r * CIFAR_PIXELS, q + L->label_bytes,
+                       CIFAR_PIXELS) != 0)
                 fuzz_die("%s: image %d differs from its record", what, r);
         }
 }
@@ -170,6 +172,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!o.path || o.path == as_file) fuzz_die("accepted without a data directory");
     if (d.num_classes != L->classes) fuzz_die("%d classes, expected %d", d.num_classes,
                                               L->classes);
+    if (d.channels != 3 || d.height != 32 || d.width != 32 || d.image_bytes != CIFAR_PIXELS)
+        fuzz_die("geometry (%d, %d, %d) of %zu bytes", d.channels, d.height, d.width,
+                 d.image_bytes);
     check_split(&d.train, L, files, L->n_train_files, o.train_subset, "train");
     check_split(&d.test, L, files + L->n_train_files, 1, o.test_subset, "test");
     for (int c = 0; c < 3; c++)

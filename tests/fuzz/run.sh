@@ -32,12 +32,13 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 # Longest input per target: a spec or CSV of a few KB; CIFAR inputs of a few
-# one-record files; a checkpoint of the 24 KB model (fuzz_common.h).
+# one-record files; IDX inputs of a few dozen 784-byte images; a checkpoint
+# of the 24 KB model (fuzz_common.h).
 max_len() {
     case $1 in
         job_spec) echo 4096 ;;
         import_csv) echo 8192 ;;
-        cifar | checkpoint) echo 32768 ;;
+        cifar | idx | checkpoint) echo 32768 ;;
         *) echo 4096 ;;
     esac
 }
