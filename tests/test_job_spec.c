@@ -69,7 +69,8 @@ Test(job_spec, shipped_demo) {
     cr_expect_eq(s.base.run.epochs, 6);
     cr_expect_eq(s.base.run.n_targets, 2);
     cr_expect_eq(s.base.threads, 1);
-    cr_expect_eq(s.base.data.synth_train, 2000);
+    cr_expect_eq(s.base.data.kind, FPT_DATA_FASHION_MNIST);
+    cr_expect_eq(s.base.data.train_subset, 2048);
     fpt_job_spec_free(&s);
 }
 
