@@ -29,12 +29,13 @@ Every perturbed protocol fires after epochs tau, 2tau, ... (--period).
 
 DEFAULTS AND COST.  Fashion-MNIST, first 2048 train / 2000 test images, width 8,
 batch 64, lr 0.05, momentum 0.9, weight decay 5e-4, 10 epochs, period 3,
-fraction 0.3, 16 runs per arm and protocol: 7 x 2 x 16 = 224 runs.  Measured
-on the project's 2-vCPU machine (PyTorch 1.13, 1 thread, channels_last):
-1.2-1.5 s per epoch, about 17 s per run with the interpreter's start.  Wall
-time ~ 7 x seeds x (torch run + C run) / 2: about 45 min when a C run takes
-about 25 s.  Target 80%: in 7 PyTorch baseline runs the first passage to 80%
-came at epochs 4, 4, 5, 5, 6, 9, 9 (mid-run).  `--target auto` instead takes
+fraction 0.3, 15 runs per arm and protocol: 7 x 2 x 15 = 210 runs.  Measured
+on the project's 2-vCPU machine (shared, 1 thread per run): PyTorch 1.13
+(channels_last) 1.3-2.3 s per epoch, about 17 s per run with the interpreter's
+start; fptfarm 3.6-5.3 s per epoch (2-2.5x PyTorch's, same moments).  Wall time
+~ 7 x seeds x (torch run + C run) / 2: about 40-45 min at 15 seeds when a C run
+takes 30-35 s.  Target 80%: in 7 PyTorch baseline runs the first passage to
+80% came at epochs 4, 4, 5, 5, 6, 9, 9 (mid-run).  `--target auto` instead takes
 the median, over the pooled baseline runs of both arms, of each run's best
 accuracy in the first half of training.
 
@@ -1273,7 +1274,7 @@ def parse_args(argv):
     a("--compare", nargs=2, metavar=("ARM_A", "ARM_B"), default=["c", "torch"],
       help="the two arms, IMPL[:EXTRA ARGS], IMPL = c or torch")
     a("--protocols", default=",".join(PROTOCOLS), help="comma-separated, from: " + ", ".join(PROTOCOLS))
-    a("--seeds", type=int, default=16, help="runs per arm and protocol")
+    a("--seeds", type=int, default=15, help="runs per arm and protocol")
     a("--epochs", type=int, default=10, help="epochs E of every run")
     a("--train-subset", type=int, default=2048, help="the first N training images")
     a("--test-subset", type=int, default=2000, help="the first M test images")
