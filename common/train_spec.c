@@ -88,7 +88,7 @@ static const opt options[] = {
     {"sigma", T_DOUBLE, OFF(run.protocol.sigma), 0, 10, NULL, "0.1", "shrink_perturb: sigma"},
     {"variant", T_ENUM, OFF(run.protocol.variant), 0, 0, variant_names, "clean",
      "partial_reset, shrink_perturb: clean (the definitions) or study (as the study's code "
-     "applies them: README, 'Protocols')"},
+     "applies them; the README explains both)"},
     {"target", T_TARGETS, OFF(run.targets), 1e-9, 100, NULL, "50",
      "target test accuracy in percent; a comma list for several"},
     {"stop_at_target", T_BOOL, OFF(run.stop_at_target), 0, 0, NULL, "false",

@@ -156,6 +156,27 @@ Test(run, study_variants_resume_equals_uninterrupted) {
     check_resume(c, 2, "partial_study");
 }
 
+// --no-flip: crops only.  It changes the trajectory and the hash; without
+// augmentation it means nothing and changes neither.
+Test(run, no_flip_crops_without_mirroring) {
+    fpt_run_config c = small_config();
+    c.epochs = 1;
+    c.augment = 1;
+    trace a = {0}, b = {0};
+    fpt_run_state st;
+    fpt_run_outcome o;
+    run_ok(&c, 0, &a, &st, &o);
+    const uint64_t h_flip = fpt_run_config_hash(&c, "t");
+    c.flip = 0;
+    run_ok(&c, 0, &b, &st, &o);
+    cr_expect_neq(a.rec[0].train_loss, b.rec[0].train_loss);
+    cr_expect_neq(fpt_run_config_hash(&c, "t"), h_flip);
+    c.augment = 0;
+    const uint64_t h_plain = fpt_run_config_hash(&c, "t");
+    c.flip = 1;
+    cr_expect_eq(fpt_run_config_hash(&c, "t"), h_plain);
+}
+
 // The variant changes the trajectory, and so the configuration hash, while a
 // clean configuration keeps the hash it had before variants existed.
 Test(run, variant_enters_the_configuration_hash) {
