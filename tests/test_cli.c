@@ -110,6 +110,20 @@ Test(cli, trains_on_cifar10_files_and_resumes) {
     cr_expect_eq(strncmp(e3, r3, 58), 0, "epoch 3 differs:\n%.70s\n%.70s", e3, r3);
 }
 
+// The command, with Debian's Fashion-MNIST at its default path
+// (shorter: 1 epoch of 256 images at width 2): the geometry and the tag come
+// from the data set.
+Test(cli, trains_on_fashion_mnist_at_the_default_path) {
+    char out[8192], errs[4096];
+    int rc = run("train --dataset fashion-mnist --train-subset 256 --test-subset 200 --width 2 "
+                 "--epochs 1 --batch 64 --threads 1 --protocol shrink_perturb --variant study "
+                 "--period 1",
+                 out, sizeof out, errs, sizeof errs);
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, errs);
+    cr_expect(strstr(out, "fashion-mnist:256:200: 256 train / 200 test images"), "%s", out);
+    cr_expect(strstr(out, "run completed after 1 epochs"), "%s", out);
+}
+
 static void expect_one_error(const char *args, const char *want) {
     char out[8192], errs[4096];
     int rc = run(args, out, sizeof out, errs, sizeof errs);
@@ -130,6 +144,8 @@ Test(cli, bad_options_give_one_clear_line) {
     snprintf(args, sizeof args, "train --dataset cifar10 --data-path %s/nowhere", dir);
     expect_one_error(args, "nowhere");
     expect_one_error("train --protocol warm_restart --timing geometric", "periodic");
+    expect_one_error("train --dataset mnist", "MNIST: no data path given");
+    expect_one_error("train --variant paper", "unknown variant 'paper' (expected: clean, study)");
 }
 
 Test(cli, bad_ini_files_name_file_and_line) {

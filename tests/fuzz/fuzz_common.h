@@ -140,4 +140,18 @@ static inline void fuzz_write_file(const char *path, const void *data, size_t n)
     close(fd);
 }
 
+// The loader harnesses' scratch: <scratch>/data, the directory the loader is
+// pointed at (filled per input), and <scratch>/not-a-directory, a regular
+// file to pass where a directory is expected.  dir and file: 600 bytes each.
+static inline void fuzz_data_dir_make(const char *name, char *dir, char *file) {
+    const char *root = fuzz_dir_make(name);
+    snprintf(dir, 600, "%s/data", root);
+    snprintf(file, 600, "%s/not-a-directory", root);
+    if (mkdir(dir, 0755) != 0) {
+        perror(dir);
+        exit(2);
+    }
+    fuzz_write_file(file, "x", 1);
+}
+
 #endif

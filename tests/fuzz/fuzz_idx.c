@@ -59,14 +59,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
-    const char *root = fuzz_dir_make("idx");
-    snprintf(data_dir, sizeof data_dir, "%s/data", root);
-    snprintf(as_file, sizeof as_file, "%s/not-a-directory", root);
-    if (mkdir(data_dir, 0755) != 0) {
-        perror(data_dir);
-        exit(2);
-    }
-    fuzz_write_file(as_file, "x", 1);
+    fuzz_data_dir_make("idx", data_dir, as_file);
     return 0;
 }
 
