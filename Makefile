@@ -179,9 +179,9 @@ MPIRUN_ROOT := $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 demo: $(BUILD)/fptfarm
 	@mkdir -p results
 	OMPI_MCA_btl=self,vader $(MPIRUN) $(MPIRUN_ROOT) --oversubscribe -n 3 \
-	  $(BUILD)/fptfarm run jobs/demo.ini --db results/demo.db
-	$(BUILD)/fptfarm status results/demo.db
-	sqlite3 -header -column results/demo.db \
+	  $(BUILD)/fptfarm run jobs/demo.ini --db results/demo-fmnist.db
+	$(BUILD)/fptfarm status results/demo-fmnist.db
+	sqlite3 -header -column results/demo-fmnist.db \
 	  "SELECT protocol, frequency, target, runs, reached, censored, \
 	          round(mean_fpt_reached_only, 2) AS mean_fpt_reached_only FROM v_mfpt"
 	xz -dc tests/data/meir2025-cifar10_traces.csv.xz > results/meir2025-cifar10_traces.csv

@@ -132,8 +132,8 @@ static inline float approx_normal(uint32_t w) {
 // ---- splits ------------------------------------------------------------------
 
 // n images of d's geometry (set by the loader before it allocates).
-static int split_alloc(const fpt_dataset *d, fpt_split *s, int n, const char *what,
-                       fpt_err *err) {
+int fpt_split_alloc(const fpt_dataset *d, fpt_split *s, int n, const char *what,
+                    fpt_err *err) {
     char name[96];
     snprintf(name, sizeof name, "%s images (%d x %d x %d x %d bytes)", what, n, d->channels,
              d->height, d->width);
@@ -326,7 +326,7 @@ static int cifar_load_split(fpt_dataset *d, fpt_split *s, const char *dir, const
     }
     const int n = subset > 0 ? subset : total;
     buf = fpt_calloc(READ_CHUNK, record_bytes(f), "CIFAR read buffer", err);
-    if (!buf || split_alloc(d, s, n, what, err)) goto done;
+    if (!buf || fpt_split_alloc(d, s, n, what, err)) goto done;
     // Files in order; the subset is a prefix of their concatenation.
     for (int i = 0, at = 0; i < n_files && at < n; i++) {
         const int k = count[i] < n - at ? count[i] : n - at;
@@ -504,8 +504,8 @@ static int synth_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err
     d->image_bytes = SYNTH_PIXELS;
     float *templates = fpt_calloc(SYNTH_CLASSES, sizeof(float) * SYNTH_PIXELS,
                                   "synthetic class templates", err);
-    if (!templates || split_alloc(d, &d->train, n_train, "train", err) ||
-        split_alloc(d, &d->test, n_test, "test", err)) {
+    if (!templates || fpt_split_alloc(d, &d->train, n_train, "train", err) ||
+        fpt_split_alloc(d, &d->test, n_test, "test", err)) {
         fpt_free(templates);
         return -1;
     }

@@ -68,6 +68,10 @@ typedef struct fpt_dataset_options {
 // Loads (CIFAR, MNIST formats) or generates (synthetic) both splits, sets the
 // geometry and computes the normalisation.  Errors name the file and what was
 // wrong with it; on error *d is left empty (nothing to free).
+// For the loaders: allocates split s for n images of d's geometry (set
+// first), pixels and labels zeroed, and sets s->n; `what` ("train", "test")
+// names it in the out-of-memory error.
+int fpt_split_alloc(const fpt_dataset *d, fpt_split *s, int n, const char *what, fpt_err *err);
 int fpt_dataset_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err);
 void fpt_dataset_free(fpt_dataset *d);
 

@@ -253,16 +253,9 @@ static int read_items(idx_file *f, const idx_split *sp, size_t item_bytes, uint8
     return 0;
 }
 
-static int split_read(idx_split *sp, fpt_split *s, fpt_err *err) {
+static int split_read(const fpt_dataset *d, idx_split *sp, fpt_split *s, fpt_err *err) {
     char name[96];
-    snprintf(name, sizeof name, "%s images (%d x 1 x %d x %d bytes)", sp->what, sp->n, IDX_HW,
-             IDX_HW);
-    s->pixels = fpt_calloc((size_t)sp->n, IDX_PIXELS, name, err);
-    if (!s->pixels) return -1;
-    snprintf(name, sizeof name, "%s labels (%d)", sp->what, sp->n);
-    s->labels = fpt_calloc((size_t)sp->n, sizeof(int32_t), name, err);
-    if (!s->labels) return -1;
-    s->n = sp->n;
+    if (fpt_split_alloc(d, s, sp->n, sp->what, err)) return -1;
     if (read_items(&sp->images, sp, IDX_PIXELS, s->pixels, err)) return -1;
     snprintf(name, sizeof name, "%s label bytes (%d)", sp->what, sp->n);
     uint8_t *bytes = fpt_calloc((size_t)sp->n, 1, name, err);
@@ -318,7 +311,7 @@ int fpt_idx_load(fpt_dataset *d, const fpt_dataset_options *o, fpt_err *err) {
     // 47 MB of training images are inflated.
     int rc = -1;
     if (split_open(&sp[0], &src, err) || split_open(&sp[1], &src, err) ||
-        split_read(&sp[0], &d->train, err) || split_read(&sp[1], &d->test, err))
+        split_read(d, &sp[0], &d->train, err) || split_read(d, &sp[1], &d->test, err))
         goto done;
     rc = 0;
 done:

@@ -357,10 +357,12 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
         for (int k = 0; k < 3 && proto_params[sec][k]; k++)
             n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", proto_params[sec][k]);
     }
-    for (int other = SEC_NONE; other < N_SEC; other++)
-        if (other != sec && !hint[0] && is_param_of(other, key))
-            snprintf(hint, sizeof hint, "; '%s' is a parameter of [%s]", key,
-                     section_names[other]);
+    for (int other = SEC_NONE; other < N_SEC; other++) {
+        if (other == sec || !is_param_of(other, key)) continue;
+        const size_t at = strlen(hint);
+        if (at) snprintf(hint + at, sizeof hint - at, " and [%s]", section_names[other]);
+        else snprintf(hint, sizeof hint, "; '%s' is a parameter of [%s]", key, section_names[other]);
+    }
     if (!hint[0] && is_experiment_key(key))
         snprintf(hint, sizeof hint, "; '%s' belongs in [experiment]", key);
     return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)%s", key, section_names[sec],

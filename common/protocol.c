@@ -56,6 +56,11 @@ int fpt_protocol_check(const fpt_protocol *p, fpt_err *err) {
         return fpt_fail(err, "unknown protocol %d", (int)p->kind);
     if ((unsigned)p->variant > FPT_VARIANT_STUDY)
         return fpt_fail(err, "unknown variant %d", (int)p->variant);
+    if (p->variant != FPT_VARIANT_CLEAN && p->kind != FPT_PROTO_PARTIAL_RESET &&
+        p->kind != FPT_PROTO_SHRINK_PERTURB)
+        return fpt_fail(err, "variant %s applies to partial_reset and shrink_perturb only "
+                             "(protocol %s has no variants)", fpt_variant_name(p->variant),
+                        fpt_protocol_name(p->kind));
     if (p->kind == FPT_PROTO_NONE) return 0;
     if (p->timing == FPT_TIMING_PERIODIC && (p->period < 1 || p->period > 100000))
         return fpt_fail(err, "period %d out of range (expected 1..100000 epochs)", p->period);
@@ -200,6 +205,11 @@ int fpt_protocol_apply(const fpt_protocol *p, fpt_resnet *m, fpt_sgd *opt, uint6
         return 0;
     }
     case FPT_PROTO_SHRINK_PERTURB: {
+        // The study's variant shrinks the stage buffers too: without them it
+        // would silently be the clean one.
+        if (fpt_protocol_needs_stage_norm(p) && !m->stage_norm)
+            return fpt_fail(err, "shrink_perturb variant study needs the network's stage "
+                                 "buffers (fpt_resnet_arch.stage_norm)");
         const float lam = (float)p->shrink, sig = (float)p->sigma;
         fpt_resnet_init_params(m, seed, draw, scratch);
         for (size_t i = 0; i < m->n_params; i++)

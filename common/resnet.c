@@ -35,7 +35,8 @@ static size_t add_tensor(fpt_resnet *m, const char *name, fpt_param_kind kind, i
         if (i >= 2) field *= dims[i];
     }
     t->size = size;
-    // A bias (out) takes the fan_in of its layer's weight: passed as dims[1].
+    // 1-D tensors have no fan in torch.nn.init; the caller sets a bias's
+    // fan_in to its weight's (the linear bias is drawn from U(+-1/sqrt(in))).
     t->fan_in = ndim >= 2 ? dims[1] * field : 1;
     t->fan_out = dims[0] * field;
     m->n_params += size;
@@ -111,7 +112,7 @@ int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *er
     }
     m->fc_in = cin;
     m->fc_w = add_tensor(m, "fc.weight", FPT_PARAM_FC_W, 2, (const int[]){num_classes, cin});
-    // The bias draws from U(-1/sqrt(fan_in of the weight), ..): fan_in carried in dims[1].
+    // The bias draws from U(-1/sqrt(fan_in of the weight), ..): its fan_in is the weight's.
     m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, 1, (const int[]){num_classes});
     m->tensors[m->n_tensors - 1].fan_in = cin;
     m->n_bn_channels = L.bn_save;

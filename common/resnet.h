@@ -46,7 +46,8 @@ typedef struct fpt_param_tensor {
     char name[64];          // PyTorch-style name, e.g. "layer2.0.shortcut.0.weight"
     fpt_param_kind kind;
     size_t offset, size;    // floats, into params/grads
-    int fan_in, fan_out;    // as torch.nn.init computes them (conv: Cin*K*K, Cout*K*K)
+    int fan_in, fan_out;    // conv: Cin*K*K, Cout*K*K and linear: in, out, as torch.nn.init
+                            // computes them; a bias: its weight's fan_in; BN: 1, C (unused)
     int ndim, shape[4];     // the PyTorch shape: (Cout, Cin, K, K), (C), (out, in), (out)
 } fpt_param_tensor;
 

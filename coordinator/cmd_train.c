@@ -88,7 +88,8 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
         char when[64];
         if (p->timing == FPT_TIMING_PERIODIC) snprintf(when, sizeof when, "every %d epochs", p->period);
         else snprintf(when, sizeof when, "with probability %g per epoch", p->prob);
-        printf("protocol: %s, %s\n", fpt_protocol_name(p->kind), when);
+        printf("protocol: %s, %s%s\n", fpt_protocol_name(p->kind), when,
+               p->variant == FPT_VARIANT_STUDY ? "; variant study (as the study's code)" : "");
     }
     printf("%5s %11s %10s %9s %9s %9s %8s\n", "epoch", "train_loss", "test_loss", "test_acc",
            "lr", "perturbed", "seconds");

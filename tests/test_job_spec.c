@@ -275,7 +275,7 @@ Test(job_spec, value_errors) {
                  "[shrink_perturb]");
     expect_error(EXP "[reset]\nperiods = 2\nvariant = study\n", 6,
                  "unknown key 'variant' in [reset] (expected: timing, periods, probabilities); "
-                 "'variant' is a parameter of [partial_reset]");
+                 "'variant' is a parameter of [partial_reset] and [shrink_perturb]");
     expect_error("[experiment]\nname = has space\nseeds = 1\n[none]\n", 2, "name: 'has space'");
     expect_error("[experiment]\nname = \nseeds = 1\n[none]\n", 2, "name: ''");
     // seeds

@@ -410,3 +410,32 @@ Test(protocol, shrink_perturb_study_shrinks_the_stage_buffers) {
     fpt_sgd_free(&opt);
     fpt_resnet_free(m);
 }
+
+// A variant where it means nothing is refused, and the study's
+// shrink_perturb on a network without the stage buffers is an error rather
+// than silently the clean protocol.
+Test(protocol, study_variant_where_it_cannot_apply) {
+    fpt_err err = {{0}};
+    fpt_protocol p = fpt_protocol_defaults;
+    p.variant = FPT_VARIANT_STUDY;
+    const fpt_protocol_kind none_of_them[] = {FPT_PROTO_RESET, FPT_PROTO_WARM_RESTART,
+                                              FPT_PROTO_NONE};
+    for (int k = 0; k < 3; k++) {
+        p.kind = none_of_them[k];
+        cr_expect_eq(fpt_protocol_check(&p, &err), -1, "%s", fpt_protocol_name(p.kind));
+        cr_expect(strstr(err.msg, "applies to partial_reset and shrink_perturb only"), "%s",
+                  err.msg);
+    }
+    fpt_resnet *m;
+    fpt_sgd opt;
+    setup_model(&m, &opt);   // built without stage buffers
+    float *before = copy(m->params, m->n_params), *scratch = calloc(m->n_params, sizeof(float));
+    uint8_t *chosen = calloc(m->n_params, 1);
+    p.kind = FPT_PROTO_SHRINK_PERTURB;
+    cr_expect_eq(fpt_protocol_apply(&p, m, &opt, SEED, 0, scratch, chosen, &err), -1);
+    cr_expect(strstr(err.msg, "stage buffers"), "%s", err.msg);
+    cr_expect_eq(memcmp(before, m->params, sizeof(float) * m->n_params), 0, "model changed");
+    free(before), free(scratch), free(chosen);
+    fpt_sgd_free(&opt);
+    fpt_resnet_free(m);
+}

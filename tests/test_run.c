@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "run.h"
 
 #define MAX_EPOCHS 16
@@ -154,6 +155,21 @@ Test(run, study_variants_resume_equals_uninterrupted) {
     c.protocol.period = 2;
     c.protocol.fraction = 0.3;
     check_resume(c, 2, "partial_study");
+}
+
+// A configuration that uses no setting added since the hash's version 1
+// keeps its version-1 hash, so checkpoints written before those settings
+// existed still resume.  The text below is v1's format, written out by hand;
+// the value is its FNV-1a 64 computed outside fptfarm (Python).
+Test(run, version_1_configurations_keep_their_hash) {
+    fpt_run_config c = small_config();
+    const char *v1 = "v1 data=t width=4 classes=10 batch=64 lr=0,0.050000000000000003,"
+                     "0.10000000000000001,30,30,10,1,0 mom=0.90000000000000002 "
+                     "wd=0.00050000000000000001 repl=0 aug=0 proto=none,periodic,20,"
+                     "0.050000000000000003,0.20000000000000001,0.40000000000000002,"
+                     "0.10000000000000001,0 seed=11";
+    cr_expect_eq(fpt_fnv1a(FPT_FNV1A_INIT, v1, strlen(v1)), 0x38e27b05734816d4ULL);
+    cr_expect_eq(fpt_run_config_hash(&c, "t"), 0x38e27b05734816d4ULL);
 }
 
 // --no-flip: crops only.  It changes the trajectory and the hash; without

@@ -1,7 +1,7 @@
 // test_stage_norm.c — the study network's per-stage output normalisation
 // (resnet.h, "Stage normalisation"): the forward against a closed form, the
-// backward against central differences of the forward, and the identity
-// buffers against the plain network.
+// backward against an equivalent plain network, and the identity buffers
+// against the plain network.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -107,4 +107,31 @@ Test(stage_norm, backward_equals_the_equivalent_plain_network) {
     cr_expect_leq(sqrt(num / den), 2e-3, "relative L2 error of the gradient %g",
                   sqrt(num / den));
     fpt_resnet_free(m), fpt_resnet_free(plain);
+}
+
+// Geometry of the 1-channel 28x28 network (Fashion-MNIST), written out: the
+// stages run at 28, 14, 7, 4 (ceil of halving, as PyTorch's 3x3 pad-1 and
+// 1x1 pad-0 stride-2 convolutions give), and the stem holds w * 1 * 3 * 3
+// weights instead of w * 3 * 3 * 3.
+Test(stage_norm, one_channel_28_pixel_geometry) {
+    fpt_err err = {{0}};
+    fpt_resnet *g, *c3;
+    cr_assert_eq(fpt_resnet_create(&g, &(fpt_resnet_arch){8, 10, 1, 28, 0}, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(fpt_resnet_create(&c3, &(fpt_resnet_arch){8, 10, 3, 28, 0}, &err), 0, "%s",
+                 err.msg);
+    const int want[8] = {28, 28, 14, 14, 7, 7, 4, 4};
+    for (int i = 0; i < 8; i++) cr_expect_eq(g->blocks[i].h_out, want[i], "block %d", i);
+    cr_expect_eq(c3->n_params - g->n_params, (size_t)8 * 2 * 9);
+    cr_expect_eq(g->tensors[0].shape[1], 1);
+    // One forward and backward at 28 pixels: every number finite.
+    float x[2 * 28 * 28];
+    int32_t y[2] = {3, 7};
+    fpt_rng_fill_normal(SEED, FPT_RNG_TEST, 2, x, 2 * 28 * 28, 0.0f, 1.0f);
+    fpt_resnet_init_params(g, SEED, 0, g->params);
+    fpt_resnet_init_buffers(g, g->buffers);
+    cr_assert_eq(fpt_resnet_forward(g, x, 2, 1, &err), 0, "%s", err.msg);
+    cr_expect(isfinite(fpt_resnet_backward(g, y, NULL)));
+    for (size_t i = 0; i < g->n_params; i++) cr_assert(isfinite(g->grads[i]), "grad %zu", i);
+    fpt_resnet_free(g), fpt_resnet_free(c3);
 }
