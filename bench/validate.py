@@ -14,13 +14,14 @@ block of seeds, so all samples are independent.
 
 ARMS.  An arm is an implementation and its extra arguments, written IMPL[:ARGS]:
   c                        `fptfarm train ...` (the binary given by --fptfarm)
-  c:--precision bf16       the same, with extra `fptfarm train` arguments appended
+  c:--batch 32             the same, with extra `fptfarm train` arguments appended
+                           (later: c:--precision bf16, once fptfarm train has it)
   torch                    this file's `torch-train` subcommand (PyTorch)
   torch:--dtype float64    the same, with extra torch-train options (--dtype
                            float32|float64, --memory-format channels_last|contiguous)
 Both implementations get the same command line (`fptfarm train` syntax) and
 print the same per-epoch text, which one parser reads.  The default comparison
-is `--compare c torch`; any other pair works, e.g. `--compare c "c:--precision bf16"`.
+is `--compare c torch`; any other pair works, e.g. `--compare torch "torch:--dtype float64"`.
 
 PROTOCOLS (--protocols, comma-separated): none, reset, partial_reset,
 shrink_perturb, warm_restart (the "clean" variants), and partial_reset:study,
@@ -64,8 +65,14 @@ STATISTICS, per protocol (arm A against arm B); all from numpy, no scipy:
      hypergeometric probabilities <= the observed one) on diverged/not.
  Multiple comparisons: Holm-Bonferroni over the family of ALL p-values of the
  invocation: for every protocol, 1 log-rank + E KS tests (+ 1 Fisher test if
- anything diverged).  alpha = 0.05.  Verdict PASS if no Holm-adjusted p-value
- is below alpha, else FAIL, naming the tests.
+ anything diverged).  alpha = 0.05.
+ Verdict: FAIL if any Holm-adjusted p-value is below alpha (naming the tests),
+ else PASS: no difference found at this sample size.  What that is worth is
+ reported beside it: the MDDs below, and per protocol whether the arms are
+ within equivalence margins written down in advance (two one-sided tests at
+ 2.5% each: the 95% interval of the mean-FPT difference within
+ +-EQ_MARGIN_FPT = 1 epoch and that of the final-accuracy difference within
+ +-EQ_MARGIN_ACC = 2 points).
  Informational (not in the verdict): minimum detectable difference at 80%
  power and two-sided alpha 0.05, unadjusted: 2.8 x the bootstrap standard error
  of the difference (2.8 = 1.96 + 0.84); and, within each arm, the study vs the
@@ -134,6 +141,18 @@ BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 20260101
 KS_EXACT_MAX_MN = 10 ** 6         # exact KS p-value up to m*n cells
 TORCH_TRAINER_VERSION = 1         # bump when torch-train's training changes (cache key)
+# SHA-256 (first 16 hex digits) of the source of TRAINER_FUNCTIONS below: a
+# change to the PyTorch trainer without a new TORCH_TRAINER_VERSION would let
+# cached runs of the old trainer stand for the new one, so it is refused.
+TORCH_TRAINER_SOURCE_SHA = "237fca066b88ed0d"
+# Equivalence margins, written down before the first full run's results were
+# seen (2026-12-06): a protocol's arms are within the margins when the 95%
+# bootstrap interval of the mean-FPT difference lies within +-1 epoch and
+# that of the final-accuracy difference within +-2 points (two one-sided
+# tests at 2.5% each).  Informational: it says how much "no difference
+# found" is worth at the sample size run, and is not part of the verdict.
+EQ_MARGIN_FPT = 1.0               # epochs
+EQ_MARGIN_ACC = 2.0               # accuracy points
 EVAL_BATCH = 100                  # 200+ made evaluation 3-5x slower (page faults in malloc)
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 # Every protocol, in a FIXED order: its index picks the seed block.
@@ -689,6 +708,21 @@ def seed_of(arm_index, protocol, k, base):
     return base + SEED_BLOCK_ARM * arm_index + SEED_BLOCK_PROTOCOL * PROTOCOLS.index(protocol) + k
 
 
+TRAINER_FUNCTIONS = ("read_idx", "load_fashion", "build_model_classes", "fresh_model",
+                     "new_optimizer", "weight_tensors", "partial_reset_clean",
+                     "partial_reset_study", "shrink_perturb", "apply_protocol", "epoch_lr",
+                     "train_one_epoch", "evaluate", "parse_train_args", "torch_train_main")
+
+
+def trainer_source_sha():
+    """SHA-256 (16 hex digits) of the PyTorch trainer's source code."""
+    import inspect
+    h = hashlib.sha256()
+    for name in TRAINER_FUNCTIONS:
+        h.update(inspect.getsource(globals()[name]).encode())
+    return h.hexdigest()[:16]
+
+
 def fingerprint(impl, fptfarm):
     """What identifies an implementation's build in the cache key: the
     binary's SHA-256 for C; this trainer's version and torch's for PyTorch."""
@@ -698,6 +732,11 @@ def fingerprint(impl, fptfarm):
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         return "c-" + h.hexdigest()[:16]
+    if trainer_source_sha() != TORCH_TRAINER_SOURCE_SHA:
+        raise SetupError("the PyTorch trainer's source changed (SHA %s, recorded %s): bump "
+                         "TORCH_TRAINER_VERSION and record the new TORCH_TRAINER_SOURCE_SHA in "
+                         "bench/validate.py, so that no cached run of the old trainer is reused"
+                         % (trainer_source_sha(), TORCH_TRAINER_SOURCE_SHA))
     try:
         import importlib.metadata
         version = importlib.metadata.version("torch")
@@ -923,6 +962,15 @@ def compare_protocol(ra, rb, target, epochs):
     return out
 
 
+def equivalent(res):
+    """Whether both 95% intervals (mean FPT, final accuracy) lie within the
+    equivalence margins."""
+    f, fin = res["fpt"], res["final"]
+    ok_fpt = -EQ_MARGIN_FPT <= f["ci"][0] and f["ci"][1] <= EQ_MARGIN_FPT
+    ok_acc = fin is not None and -EQ_MARGIN_ACC <= fin["ci"][0] and fin["ci"][1] <= EQ_MARGIN_ACC
+    return bool(ok_fpt and ok_acc)
+
+
 def test_family(per_protocol):
     """Every p-value of the verdict: (label, p), in a fixed order."""
     family = []
@@ -978,10 +1026,15 @@ def analyse(opts, arms, jobs, cache):
         res["ks_min"] = min(({"epoch": int(t["test"].rsplit(" ", 1)[1]), "p": t["p"],
                               "holm_p": t["holm_p"]} for t in ks), key=lambda k: k["p"], default=None)
     rejected = [t for t in tests if t["reject"]]
+    for res in per_protocol.values():
+        res["equivalent"] = equivalent(res)
+    not_equivalent = [p for p, res in per_protocol.items() if not res["equivalent"]]
+    verdict = "FAIL" if rejected else "PASS"
     return {"arms": [a["spec"] for a in arms], "target": target, "alpha": ALPHA,
             "settings": settings_dict(opts), "protocols": per_protocol, "tests": tests,
-            "family_size": len(tests), "verdict": "FAIL" if rejected else "PASS",
-            "rejected": [t["test"] for t in rejected],
+            "family_size": len(tests), "verdict": verdict,
+            "rejected": [t["test"] for t in rejected], "not_equivalent": not_equivalent,
+            "margins": {"fpt": EQ_MARGIN_FPT, "final_acc": EQ_MARGIN_ACC},
             "study_vs_clean": study_vs_clean(groups, arms, opts.protocols, target, opts.epochs),
             "timing": timing(groups, arms),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -1013,7 +1066,8 @@ def report_rows(res):
         fpt_rows.append([protocol, "%d/%d" % tuple(r["runs"]), "%d/%d" % tuple(r["diverged"]),
                          "%.2f (%d)" % (f["mean_a"], f["censored_a"]),
                          "%.2f (%d)" % (f["mean_b"], f["censored_b"]), fmt_ci(f), "%.2f" % f["mdd"],
-                         fmt_p(f["logrank_p"]), fmt_p(f["holm_p"])])
+                         fmt_p(f["logrank_p"]), fmt_p(f["holm_p"]),
+                         "yes" if r["equivalent"] else "no"])
         fin, ks = r["final"], r["ks_min"]
         acc_rows.append([protocol] + (["%.2f" % fin["mean_a"], "%.2f" % fin["mean_b"], fmt_ci(fin),
                                        "%.2f" % fin["mdd"]] if fin else ["-"] * 4)
@@ -1023,7 +1077,7 @@ def report_rows(res):
 
 
 FPT_HEAD = ["protocol", "runs A/B", "diverged A/B", "mean FPT A (cens.)", "mean FPT B (cens.)",
-            "A-B [95% CI]", "MDD", "log-rank p", "Holm p"]
+            "A-B [95% CI]", "MDD", "log-rank p", "Holm p", "equivalent"]
 ACC_HEAD = ["protocol", "final acc A", "final acc B", "A-B [95% CI]", "MDD",
             "min KS p (epoch)", "Holm p"]
 SVC_HEAD = ["arm", "protocol", "mean FPT study", "mean FPT clean", "study-clean [95% CI]",
@@ -1061,8 +1115,11 @@ def describe(res):
             "on test accuracy at every epoch; Fisher exact on divergences if any. "
             "Intervals: 95%% percentile bootstrap (%d resamples). Holm-Bonferroni over the family "
             "of all %d p-values (%s), alpha %g. MDD: 2.8 bootstrap SE, the difference detectable "
-            "with 80%% power (unadjusted, informational)."
-            % (BOOTSTRAP, res["family_size"], family_counts(res), res["alpha"])]
+            "with 80%% power (unadjusted, informational). Equivalent: both 95%% intervals within "
+            "the margins fixed in advance, +-%g epoch (mean FPT) and +-%g points (final "
+            "accuracy)."
+            % (BOOTSTRAP, res["family_size"], family_counts(res), res["alpha"],
+               res["margins"]["fpt"], res["margins"]["final_acc"])]
 
 
 def family_counts(res):
@@ -1074,8 +1131,15 @@ def family_counts(res):
 
 def verdict_line(res):
     if res["verdict"] == "PASS":
-        return ("PASS: none of the %d Holm-adjusted p-values is below %g: the arms are "
-                "indistinguishable at this sample size." % (res["family_size"], res["alpha"]))
+        n = len(res["protocols"])
+        within = n - len(res["not_equivalent"])
+        return ("PASS: none of the %d Holm-adjusted p-values is below %g: no difference found "
+                "at this sample size.  Within the equivalence margins (+-%g epoch, +-%g points): "
+                "%d of %d protocols%s." % (res["family_size"], res["alpha"], res["margins"]["fpt"],
+                                         res["margins"]["final_acc"], within, n,
+                                         "" if within == n else
+                                         "; not shown equal (intervals too wide at this size): "
+                                         + ", ".join(res["not_equivalent"])))
     worst = sorted((t for t in res["tests"] if t["reject"]), key=lambda t: t["holm_p"])
     return ("FAIL: %d of %d Holm-adjusted p-values below %g: %s."
             % (len(worst), res["family_size"], res["alpha"],
