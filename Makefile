@@ -18,6 +18,9 @@
 #   MPI_PKG=ompi-c        the pkg-config name of MPI otherwise (mpich, ...)
 #   BLAS=openblas|mkl|blis  the CBLAS library (default openblas); BLAS_CFLAGS
 #                         and BLAS_LIBS given explicitly override pkg-config
+#   DNN=onednn|none       the oneDNN compute backend (default: onednn when
+#                         <oneapi/dnnl/dnnl.h> is found, else none); DNN_CFLAGS
+#                         and DNN_LIBS override where it is (oneDNN 2.x)
 #   PREFIX=/usr/local, DESTDIR   for `make install`
 #   BUILD=build           the build directory: use one per configuration
 #   OPT, SAN, PKG_CONFIG  optimisation, sanitizers, pkg-config binary
@@ -75,6 +78,23 @@ endif
 else
 $(error BLAS=$(BLAS): expected openblas, mkl or blis)
 endif
+# oneDNN (backend/onednn.c).  Debian's libdnnl-dev ships no pkg-config file:
+# the default flags find it in the standard paths; a module or a source
+# build gives DNN_CFLAGS=-I$$DNNLROOT/include DNN_LIBS="-L.. -ldnnl -Wl,-rpath,..".
+DNN_CFLAGS ?=
+DNN_LIBS   ?= -ldnnl
+DNN        ?= $(if $(shell echo '\#include <oneapi/dnnl/dnnl.h>' | $(CC) $(DNN_CFLAGS) -E -x c - >/dev/null 2>&1 && echo y),onednn,none)
+ifeq ($(DNN),onednn)
+DNN_CPPFLAGS := -DFPT_HAVE_ONEDNN $(patsubst -I%,-isystem %,$(DNN_CFLAGS))
+DNN_SRC      := common/backend/onednn.c
+else ifeq ($(DNN),none)
+DNN_CPPFLAGS :=
+DNN_LIBS     :=
+DNN_SRC      :=
+else
+$(error DNN=$(DNN): expected onednn or none)
+endif
+
 # -isystem: warnings inside a BLAS's own headers (BLIS has some) are not ours.
 BLAS_CFLAGS := $(patsubst -I%,-isystem %,$(BLAS_CFLAGS))
 BLAS_LIBS   := $(BLAS_LIBS)
@@ -95,12 +115,12 @@ CRIT_LIBS   = $(call pkgconf,criterion,--libs)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
 CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS) \
-           $(ZLIB_CFLAGS)
+           $(ZLIB_CFLAGS) $(DNN_CPPFLAGS)
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
-LDLIBS   = $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) $(ZLIB_LIBS) -lm
+LDLIBS   = $(DNN_LIBS) $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) $(ZLIB_LIBS) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
-LIB_SRC  := $(wildcard common/*.c)
+LIB_SRC  := $(wildcard common/*.c) common/backend/blas.c $(DNN_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 LIB      := $(BUILD)/libfptfarm.a
 APP_SRC  := $(wildcard coordinator/*.c) $(wildcard worker/*.c)
@@ -113,11 +133,11 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test test-asan bench demo demo-adaptive clean install uninstall
 all: $(BUILD)/fptfarm $(BENCH_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h common/backend/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard common/*.h tests/*.h)
+$(BUILD)/tests/%.o: tests/%.c $(wildcard common/*.h common/backend/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CRIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -255,7 +275,7 @@ FUZZ_RUN      = FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_OUT=$(FUZZ_OUT) bash tests/fuzz/ru
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-clean
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/common/%.o: common/%.c $(wildcard common/*.h)
+$(FUZZ_BUILD)/common/%.o: common/%.c $(wildcard common/*.h common/backend/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

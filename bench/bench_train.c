@@ -5,12 +5,15 @@
 // by side.  --profile adds GFLOP/s by layer type.
 //
 //   bench_train --width 64 --batch 128 --threads 2 --mode train [--steps 3]
+//               [--backend onednn|blas] [--precision fp32|bf16]
+// The default backend, as fptfarm's, is the fastest one built.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backend.h"
 #include "blas_setup.h"
 #include "prof.h"
 #include "resnet.h"
@@ -48,9 +51,21 @@ int main(int argc, char **argv) {
     fpt_set_threads(threads);
 
     fpt_err err = {{0}};
+    fpt_backend backend = FPT_BACKEND_DEFAULT;
+    fpt_precision precision = FPT_PRECISION_FP32;
+    const char *bname = arg_str(argc, argv, "--backend", NULL);
+    if ((bname && fpt_backend_parse(bname, &backend, &err)) ||
+        fpt_precision_parse(arg_str(argc, argv, "--precision", "fp32"), &precision, &err)) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        return 1;
+    }
+    backend = fpt_backend_resolve(backend);
     fpt_resnet *m;
     fpt_sgd opt;
-    if (fpt_resnet_create(&m, &(fpt_resnet_arch){width, classes, 3, 32, 0}, &err) ||
+    if (fpt_resnet_create(&m, &(fpt_resnet_arch){.width = width, .num_classes = classes,
+                                                 .in_channels = 3, .image_hw = 32,
+                                                 .backend = backend, .precision = precision},
+                          &err) ||
         fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err)) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         return 1;
@@ -84,9 +99,11 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\":\"fptfarm\",\"width\":%d,\"batch\":%d,\"threads\":%d,\"mode\":\"%s\","
-           "\"img_per_s\":%.2f,\"peak_rss_mib\":%.1f,\"blas_core\":\"%s\"",
+           "\"img_per_s\":%.2f,\"peak_rss_mib\":%.1f,\"blas_core\":\"%s\","
+           "\"backend\":\"%s\",\"precision\":\"%s\",\"kernels\":\"%s\"",
            width, batch, threads, mode, batch * steps / t_total, ru.ru_maxrss / 1024.0,
-           fpt_blas_corename());
+           fpt_blas_corename(), fpt_backend_name(backend), fpt_precision_name(precision),
+           fpt_backend_describe(backend, precision));
     if (fpt_prof_global.enabled) {
         printf(",\"profile\":[");
         for (int k = 0; k < FPT_PROF_KINDS; k++) {

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# bench/run.sh BUILD_DIR — fptfarm against PyTorch, side by side.
+# bench/run.sh BUILD_DIR — fptfarm's training step against PyTorch's, side by
+# side, per compute backend and precision.
 #
-# For every configuration (width 64/16, batch 32/128, threads 1/2, training
-# step or inference) runs build/bench/bench_train and bench/bench_torch.py
-# back to back, each in its own process (so peak RSS is per configuration),
-# and prints images/s, peak RSS and the ratio ours/PyTorch.  The machines
-# this runs on are shared and noisy: only the ratio of two runs made side by
-# side means anything, so each pair is run REPEAT times (default 2),
-# alternating the order, and the best of each is kept.
-# Then prints GFLOP/s by layer type for the headline configuration.
+# For every configuration (default: width 64, batch 32, 125 and 128, 2 and 1
+# threads, a training step; one inference row) runs, each in its own process
+# (so peak RSS is per run):
+#   fptfarm   blas fp32, onednn fp32, onednn bf16   (those this build and CPU have)
+#   PyTorch   fp32 NCHW, fp32 channels_last, bf16 autocast channels_last
+# and prints images/s, peak RSS, and each fptfarm row's ratio to PyTorch's
+# BEST variant of the same precision.  The machines this runs on are shared
+# and noisy: only ratios of runs made side by side mean anything, so every
+# run is repeated REPEAT times (default 2), the order reversed each round,
+# and the best of each kept.
+# Then the machine's measured arithmetic peak (bench/peak.c) and, for the
+# headline configuration (width 64, batch 128, 2 threads), GFLOP/s by layer
+# type for each fptfarm backend and precision, as a share of that peak.
 #
 # Environment: REPEAT (2), STEPS (3 timed steps after 1 warm-up),
 #              CONFIGS ("64:128:2:train ..." to run a subset), PYTHON (/usr/bin/python3)
@@ -16,13 +22,12 @@ set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 ours="$build/bench/bench_train"
+peak="$build/bench/peak"
 py=${PYTHON:-/usr/bin/python3}
 repeat=${REPEAT:-2}
 steps=${STEPS:-3}
-configs=${CONFIGS:-"64:128:2:train 64:128:1:train 64:32:2:train 64:32:1:train
-16:128:2:train 16:128:1:train 16:32:2:train 16:32:1:train
-64:128:2:infer 64:128:1:infer 64:32:2:infer 64:32:1:infer
-16:128:2:infer 16:128:1:infer 16:32:2:infer 16:32:1:infer"}
+configs=${CONFIGS:-"64:32:2:train 64:125:2:train 64:128:2:train
+64:32:1:train 64:125:1:train 64:128:1:train 64:128:2:infer"}
 
 have_torch=1
 if ! "$py" -c 'import torch' 2>/dev/null; then
@@ -31,31 +36,90 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
     echo "bench: printing fptfarm's figures only, without ratios."
 fi
 
-field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@"; }
+# fptfarm variants this build and CPU can run: "backend:precision".
+variants=()
+for v in blas:fp32 onednn:fp32 onednn:bf16; do
+    if "$ours" --width 1 --batch 1 --steps 1 --warmup 0 --mode infer --backend "${v%%:*}" \
+        --precision "${v##*:}" >/dev/null 2>&1; then
+        variants+=("$v")
+    else
+        echo "bench: fptfarm $v cannot run here: $("$ours" --width 1 --batch 1 --steps 1 --warmup 0 \
+            --mode infer --backend "${v%%:*}" --precision "${v##*:}" 2>&1 | head -1)"
+    fi
+done
+torch_variants=(fp32:nchw fp32:channels_last bf16:channels_last)
 
-echo "fptfarm vs PyTorch — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -m)"
-echo "OpenBLAS kernels: $("$ours" --width 1 --batch 1 --steps 1 --warmup 0 --mode infer 2>/dev/null | sed 's/.*"blas_core":"\([^"]*\)".*/\1/')"
-printf '%-6s %-6s %-5s %-7s | %10s %9s | %10s %9s | %6s\n' width batch thr mode \
-    "ours img/s" "ours MiB" "torch img/s" "torch MiB" ratio
+field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "fptfarm vs PyTorch — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs: $cpu"
+info=$("$ours" --width 1 --batch 1 --steps 1 --warmup 0 --mode infer 2>/dev/null)
+echo "OpenBLAS kernels: $(field "$info" blas_core); default backend: $(field "$info" kernels)"
+((have_torch)) && echo "PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
+
+declare -A pk
+for t in 1 2; do
+    j=$("$peak" --threads "$t")
+    pk[fp32:$t]=$(field "$j" fp32_gflops)
+    pk[bf16:$t]=$(field "$j" bf16_gflops)
+    echo "measured peak, $t thread(s): fp32 ${pk[fp32:$t]} GFLOP/s, bf16 ${pk[bf16:$t]} GFLOP/s ($(field "$j" isa))"
+done
+echo
+
+printf '%-5s %-6s %-4s %-6s %-30s | %9s %8s | %s\n' width batch thr mode run img/s MiB \
+    "ratio to PyTorch's best of the same precision"
 for cfg in $configs; do
     IFS=: read -r w b t mode <<<"$cfg"
     args=(--width "$w" --batch "$b" --threads "$t" --mode "$mode" --steps "$steps")
-    o_ips=() o_rss=() p_ips=() p_rss=()
+    declare -A ips=() rss=()
+    runs=()
+    for v in "${variants[@]}"; do runs+=("fptfarm:$v"); done
+    if ((have_torch)); then for v in "${torch_variants[@]}"; do runs+=("pytorch:$v"); done; fi
     for ((r = 0; r < repeat; r++)); do
-        run_ours() { j=$("$ours" "${args[@]}" 2>/dev/null); o_ips+=("$(field "$j" img_per_s)"); o_rss+=("$(field "$j" peak_rss_mib)"); }
-        run_torch() { j=$(OMP_NUM_THREADS=$t "$py" "$here/bench_torch.py" "${args[@]}"); p_ips+=("$(field "$j" img_per_s)"); p_rss+=("$(field "$j" peak_rss_mib)"); }
-        if ((r % 2 == 0)); then run_ours; ((have_torch)) && run_torch; else ((have_torch)) && run_torch; run_ours; fi
+        order=("${runs[@]}")
+        if ((r % 2 == 1)); then   # reversed
+            order=(); for ((i = ${#runs[@]} - 1; i >= 0; i--)); do order+=("${runs[i]}"); done
+        fi
+        for run in "${order[@]}"; do
+            IFS=: read -r impl a1 a2 <<<"$run"
+            if [[ $impl == fptfarm ]]; then
+                j=$("$ours" "${args[@]}" --backend "$a1" --precision "$a2" 2>/dev/null)
+            else
+                j=$(OMP_NUM_THREADS=$t "$py" "$here/bench_torch.py" "${args[@]}" --precision "$a1" \
+                    --layout "$a2")
+            fi
+            i=$(field "$j" img_per_s)
+            if [[ -z ${ips[$run]:-} ]] || "$py" -c "import sys; sys.exit(not $i > ${ips[$run]})"; then
+                ips[$run]=$i
+            fi
+            rss[$run]=$(field "$j" peak_rss_mib)
+        done
     done
-    oi=$(best "${o_ips[@]}"); orss=${o_rss[0]}
-    if ((have_torch)); then
-        pi=$(best "${p_ips[@]}"); prss=${p_rss[0]}
-        ratio=$("$py" -c "print(f'{$oi/$pi:.2f}')")
-    else pi=-; prss=-; ratio=-; fi
-    printf '%-6s %-6s %-5s %-7s | %10.1f %9s | %10s %9s | %6s\n' "$w" "$b" "$t" "$mode" "$oi" "$orss" "$pi" "$prss" "$ratio"
+    declare -A best=([fp32]=0 [bf16]=0)
+    for v in "${torch_variants[@]}"; do
+        [[ -n ${ips[pytorch:$v]:-} ]] || continue
+        p=${v%%:*}
+        best[$p]=$("$py" -c "print(max(${best[$p]}, ${ips[pytorch:$v]}))")
+    done
+    for run in "${runs[@]}"; do
+        IFS=: read -r impl a1 a2 <<<"$run"
+        if [[ $impl == fptfarm ]]; then label="fptfarm $a1 $a2"; prec=$a2
+        else label="pytorch $a1 $a2"; prec=$a1; fi
+        ratio=""
+        if [[ $impl == fptfarm && ${best[$prec]} != 0 ]]; then
+            ratio=$("$py" -c "print(f'{${ips[$run]} / ${best[$prec]}:.2f}x')")
+        fi
+        printf '%-5s %-6s %-4s %-6s %-30s | %9.1f %8.0f | %s\n' "$w" "$b" "$t" "$mode" "$label" \
+            "${ips[$run]}" "${rss[$run]}" "$ratio"
+    done
+    unset ips rss best
 done
 
 echo
-echo "fptfarm by layer type, width 64, batch 128, 2 threads, training step"
-"$ours" --width 64 --batch 128 --threads 2 --mode train --steps "$steps" --profile 2>/dev/null |
-    "$py" "$here/print_profile.py"
+for v in "${variants[@]}"; do
+    echo "fptfarm ${v%%:*} ${v##*:} by layer type, width 64, batch 128, 2 threads, training step"
+    "$ours" --width 64 --batch 128 --threads 2 --mode train --steps "$steps" --profile \
+        --backend "${v%%:*}" --precision "${v##*:}" 2>/dev/null |
+        "$py" "$here/print_profile.py" "${pk[${v##*:}:2]}"
+    echo
+done

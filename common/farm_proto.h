@@ -34,7 +34,9 @@ enum {
     TAG_RECORDS,
 };
 
-typedef struct msg_request { char host[64]; } msg_request;
+// host: gethostname(); compute: fpt_backend_describe() of the spec's
+// backend and precision on that worker (both NUL-terminated).
+typedef struct msg_request { char host[64]; char compute[96]; } msg_request;
 typedef struct msg_job { int64_t job_id; int64_t job_index; } msg_job;
 typedef struct msg_epoch { int64_t job_id; fpt_epoch_record rec; } msg_epoch;
 typedef struct msg_ack { int32_t stop; } msg_ack;

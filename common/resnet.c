@@ -2,11 +2,13 @@
 // backward (see resnet.h for the architecture and memory layout).
 #include "resnet.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/ops.h"
 #include "prof.h"
 #include "rng.h"
 
@@ -14,7 +16,7 @@
 
 typedef struct layout {
     fpt_resnet *m;
-    size_t bn_save;  // running total of BN channels (for save offsets)
+    size_t bn_channels;  // running total of BN channels
 } layout;
 
 // Registers a tensor of PyTorch shape dims[0..ndim) (ndim 1, 2 or 4) and
@@ -46,10 +48,13 @@ static size_t add_tensor(fpt_resnet *m, const char *name, fpt_param_kind kind, i
 // Registers conv `prefix.<conv>.weight` and BN `prefix.<bn>.weight/.bias`,
 // in PyTorch's order.
 static void add_convbn(layout *L, fpt_convbn *cb, const char *conv_name, const char *bn_name,
-                       int cin, int cout, int k, int stride) {
+                       int cin, int cout, int k, int stride, int h_in, int relu) {
     fpt_resnet *m = L->m;
     char name[48];
     cb->s = (fpt_conv_shape){cin, cout, k, stride, k / 2};
+    cb->h_in = h_in;
+    cb->h_out = fpt_conv_out_size(h_in, k, stride, k / 2);
+    cb->relu = relu;
     snprintf(name, sizeof name, "%s.weight", conv_name);
     cb->w = add_tensor(m, name, FPT_PARAM_CONV_W, 4, (const int[]){cout, cin, k, k});
     snprintf(name, sizeof name, "%s.weight", bn_name);
@@ -58,8 +63,10 @@ static void add_convbn(layout *L, fpt_convbn *cb, const char *conv_name, const c
     cb->beta = add_tensor(m, name, FPT_PARAM_BN_B, 1, (const int[]){cout});
     cb->running = m->n_buffers;
     m->n_buffers += 2 * (size_t)cout;
-    cb->save = 2 * L->bn_save;
-    L->bn_save += (size_t)cout;
+    L->bn_channels += (size_t)cout;
+    assert(m->n_layers < FPT_MAX_LAYERS);
+    cb->id = m->n_layers++;
+    m->layer[cb->id] = cb;
 }
 
 int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *err) {
@@ -83,7 +90,7 @@ int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *er
     m->stage_norm = arch->stage_norm != 0;
 
     layout L = {m, 0};
-    add_convbn(&L, &m->stem, "conv1", "bn1", m->in_channels, width, 3, 1);
+    add_convbn(&L, &m->stem, "conv1", "bn1", m->in_channels, width, 3, 1, image_hw, 1);
     int cin = width, h = image_hw;
     for (int stage = 0; stage < 4; stage++) {
         int cout = width << stage;
@@ -102,10 +109,10 @@ int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *er
             bl->stride = stride;
             bl->h_in = h;
             bl->h_out = fpt_conv_out_size(h, 3, stride, 1);   // = the 1x1 shortcut's
-            add_convbn(&L, &bl->c1, c1, n1, cin, cout, 3, stride);
-            add_convbn(&L, &bl->c2, c2, n2, cout, cout, 3, 1);
+            add_convbn(&L, &bl->c1, c1, n1, cin, cout, 3, stride, h, 1);
+            add_convbn(&L, &bl->c2, c2, n2, cout, cout, 3, 1, bl->h_out, 0);
             bl->has_proj = (stride != 1 || cin != cout);
-            if (bl->has_proj) add_convbn(&L, &bl->proj, cs, ns, cin, cout, 1, stride);
+            if (bl->has_proj) add_convbn(&L, &bl->proj, cs, ns, cin, cout, 1, stride, h, 0);
             cin = cout;
             h = bl->h_out;
         }
@@ -115,17 +122,28 @@ int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *er
     // The bias draws from U(-1/sqrt(fan_in of the weight), ..): its fan_in is the weight's.
     m->fc_b = add_tensor(m, "fc.bias", FPT_PARAM_FC_B, 1, (const int[]){num_classes});
     m->tensors[m->n_tensors - 1].fan_in = cin;
-    m->n_bn_channels = L.bn_save;
+    m->n_bn_channels = L.bn_channels;
     if (m->stage_norm) {
         m->stage_buf = m->n_buffers;
         m->n_buffers += 8;
     }
-    m->ws_floats = (size_t)4 << 20;   // 16 MiB per im2col buffer (larger chunks measured no faster)
 
     m->params = fpt_calloc(m->n_params, sizeof(float), "parameters", err);
     m->grads = m->params ? fpt_calloc(m->n_params, sizeof(float), "gradients", err) : NULL;
     m->buffers = m->grads ? fpt_calloc(m->n_buffers, sizeof(float), "BN statistics", err) : NULL;
     if (!m->buffers) {
+        fpt_resnet_free(m);
+        return -1;
+    }
+    m->backend = fpt_backend_resolve(arch->backend);
+    m->precision = arch->precision;
+    if (fpt_backend_check(m->backend, m->precision, err)) {
+        fpt_resnet_free(m);
+        return -1;
+    }
+    m->ops = fpt_backend_ops(m->backend);
+    assert(m->ops);   // fpt_backend_check: built
+    if (m->ops->create(m, m->precision, &m->be, err)) {   // m->be: NULL or partly made
         fpt_resnet_free(m);
         return -1;
     }
@@ -135,16 +153,14 @@ int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *er
 
 static void free_batch(fpt_resnet *m) {
     fpt_free(m->act_arena);
-    fpt_free(m->ws.col);
-    fpt_free(m->ws.dcol);
     m->act_arena = NULL;
-    m->ws.col = m->ws.dcol = NULL;
     m->batch_cap = 0;
 }
 
 void fpt_resnet_free(fpt_resnet *m) {
     if (!m) return;
     free_batch(m);
+    if (m->be) m->ops->destroy(m->be);
     fpt_free(m->params);
     fpt_free(m->grads);
     fpt_free(m->buffers);
@@ -209,23 +225,26 @@ void fpt_resnet_init_buffers(const fpt_resnet *m, float *buffers) {
 // ---- per-batch memory -------------------------------------------------------
 
 // Lays out every activation of a batch of N in one arena (or, with base ==
-// NULL, just counts the floats needed).
-static size_t place_activations(fpt_resnet *m, int N, float *base) {
+// NULL, just counts the bytes needed).  Activation sizes are the backend's
+// (its layout and precision); the head's small tensors are fp32 plain.
+static size_t place_activations(fpt_resnet *m, int N, char *base) {
     size_t used = 0;
-#define TAKE(ptr, n)                                  \
-    do {                                              \
-        if (base) (ptr) = base + used;                \
-        used += ((size_t)(n) + 15) & ~(size_t)15;     \
+    void *st = m->be;
+    const fpt_net_ops *ops = m->ops;
+#define TAKE(ptr, bytes)                                  \
+    do {                                                  \
+        if (base) (ptr) = (void *)(base + used);          \
+        used += ((size_t)(bytes) + 63) & ~(size_t)63;     \
     } while (0)
-    const size_t hw = (size_t)m->image_hw * m->image_hw;
-    size_t largest = (size_t)m->in_channels * N * hw;
-    TAKE(m->x, (size_t)m->in_channels * N * hw);
-    TAKE(m->z0, (size_t)m->width * N * hw);
-    TAKE(m->a0, (size_t)m->width * N * hw);
+    const int hw = m->image_hw;
+    size_t largest = ops->act_bytes(st, m->in_channels, N, hw);
+    TAKE(m->x, ops->act_bytes(st, m->in_channels, N, hw));
+    TAKE(m->z0, ops->act_bytes(st, m->width, N, hw));
+    TAKE(m->a0, ops->act_bytes(st, m->width, N, hw));
     for (int i = 0; i < 8; i++) {
         fpt_block *b = &m->blocks[i];
-        size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
-        size_t nin = (size_t)b->cin * N * b->h_in * b->h_in;
+        size_t n = ops->act_bytes(st, b->cout, N, b->h_out);
+        size_t nin = ops->act_bytes(st, b->cin, N, b->h_in);
         if (n > largest) largest = n;
         if (nin > largest) largest = nin;
         TAKE(b->z1, n);
@@ -235,210 +254,133 @@ static size_t place_activations(fpt_resnet *m, int N, float *base) {
         TAKE(b->out, n);
         if (m->stage_norm && i % 2 == 1) TAKE(b->normed, n); else b->normed = NULL;
     }
-    TAKE(m->bn_save, 2 * m->n_bn_channels);
-    TAKE(m->pooled, (size_t)N * m->fc_in);
-    TAKE(m->dpooled, (size_t)N * m->fc_in);
-    TAKE(m->logits, (size_t)N * m->num_classes);
-    TAKE(m->dlogits, (size_t)N * m->num_classes);
+    TAKE(m->pooled, sizeof(float) * N * m->fc_in);
+    TAKE(m->dpooled, sizeof(float) * N * m->fc_in);
+    TAKE(m->logits, sizeof(float) * N * m->num_classes);
+    TAKE(m->dlogits, sizeof(float) * N * m->num_classes);
     for (int i = 0; i < 4; i++) TAKE(m->g[i], largest);
 #undef TAKE
     return used;
 }
 
-// Floats of one image's im2col matrix: (cin*k*k) x (h_out*h_out).
-static size_t conv_cols_per_image(const fpt_conv_shape *s, int h_out) {
-    return (size_t)s->cin * s->k * s->k * h_out * h_out;
-}
-
 static int ensure_batch(fpt_resnet *m, int N, fpt_err *err) {
     if (N < 1) return fpt_fail(err, "batch size %d must be at least 1", N);
+    if (m->ops->prepare(m->be, N, err)) return -1;
     if (N <= m->batch_cap) {
         place_activations(m, N, m->act_arena);  // re-point for this N inside the arena
         m->batch = N;
         return 0;
     }
     free_batch(m);
-    size_t floats = place_activations(m, N, NULL);
+    size_t bytes = place_activations(m, N, NULL);
     char what[64];
     snprintf(what, sizeof what, "activations for batch %d", N);
-    m->act_arena = fpt_calloc(floats, sizeof(float), what, err);
+    m->act_arena = fpt_calloc(bytes, 1, what, err);
     if (!m->act_arena) return -1;
     place_activations(m, N, m->act_arena);
-    // im2col workspace: the budget, but never less than one image of the
-    // largest convolution (its cin*k*k rows x h_out^2 columns), and no more
-    // than the whole batch of it.
-    size_t one = conv_cols_per_image(&m->stem.s, m->image_hw);
-    for (int i = 0; i < 8; i++) {
-        const fpt_block *b = &m->blocks[i];
-        size_t c1 = conv_cols_per_image(&b->c1.s, b->h_out);
-        size_t c2 = conv_cols_per_image(&b->c2.s, b->h_out);
-        size_t cp = b->has_proj ? conv_cols_per_image(&b->proj.s, b->h_out) : 0;
-        if (c1 > one) one = c1;
-        if (c2 > one) one = c2;
-        if (cp > one) one = cp;
-    }
-    size_t cap = m->ws_floats > one ? m->ws_floats : one;
-    size_t need = one * (size_t)N;
-    if (cap > need) cap = need;
-    m->ws.cap = cap;
-    m->ws.col = fpt_calloc(cap, sizeof(float), "im2col workspace", err);
-    m->ws.dcol = m->ws.col ? fpt_calloc(cap, sizeof(float), "im2col workspace", err) : NULL;
-    if (!m->ws.dcol) {
-        free_batch(m);
-        return -1;
-    }
     m->batch_cap = m->batch = N;
     return 0;
-}
-
-// ---- timed layer calls --------------------------------------------------------
-
-
-static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
-    return 2.0 * s->cout * s->cin * s->k * s->k * (double)N * h_out * h_out;
-}
-
-// conv -> BN (train or eval) [-> ReLU] from x (cin, N, h, h) into z (the
-// conv output, kept for backward) and y.
-static void convbn_forward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
-                           float *z, float *y, int train, int relu) {
-    const int N = m->batch, h_out = fpt_conv_out_size(h_in, cb->s.k, cb->s.stride, cb->s.pad);
-    const int C = cb->s.cout;
-    const size_t M = (size_t)N * h_out * h_out;
-    const float *p = m->params, *gamma = p + cb->gamma, *beta = p + cb->beta;
-    float *run = m->buffers + cb->running, *save = m->bn_save + cb->save;
-    FPT_TIMED(FPT_PROF_CONV_FWD, conv_flops(&cb->s, N, h_out),
-          fpt_conv2d_forward(&cb->s, N, h_in, h_in, x, p + cb->w, z, &m->ws));
-    FPT_TIMED(FPT_PROF_BN, 0.0,
-          if (train && relu) fpt_bn_relu_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
-          else if (train) fpt_bn_forward_train(C, M, z, gamma, beta, run, save, save + C, y);
-          else if (relu) fpt_bn_relu_forward_eval(C, M, z, gamma, beta, run, y);
-          else fpt_bn_forward_eval(C, M, z, gamma, beta, run, y));
-}
-
-// Backward through [ReLU ->] BN -> conv.  dy (cout, N, h_out, h_out) is the
-// gradient at the output y; relu_out is y when a ReLU followed (NULL
-// otherwise), in which case dy is masked in place; `tmp` receives the gradient at the conv output (may
-// be dy itself); dx (may be NULL: the stem) the gradient at the conv input,
-// plus dx_add when that is not NULL (the residual; may alias dx).
-static void convbn_backward(fpt_resnet *m, const fpt_convbn *cb, int h_in, const float *x,
-                            const float *z, const float *relu_out, float *dy, float *tmp,
-                            float *dx, const float *dx_add) {
-    const int N = m->batch, h_out = fpt_conv_out_size(h_in, cb->s.k, cb->s.stride, cb->s.pad);
-    const int C = cb->s.cout;
-    const size_t M = (size_t)N * h_out * h_out;
-    const float *p = m->params;
-    float *g = m->grads;
-    const float *save = m->bn_save + cb->save;
-    FPT_TIMED(FPT_PROF_BN, 0.0,
-          if (relu_out) fpt_bn_relu_backward(C, M, z, relu_out, p + cb->gamma, save, save + C, dy,
-                                             tmp, g + cb->gamma, g + cb->beta);
-          else fpt_bn_backward(C, M, z, p + cb->gamma, save, save + C, dy, tmp, g + cb->gamma,
-                               g + cb->beta));
-    FPT_TIMED(FPT_PROF_CONV_BWD, 2.0 * conv_flops(&cb->s, N, h_out) * (dx ? 1.0 : 0.5),
-          fpt_conv2d_backward_residual(&cb->s, N, h_in, h_in, x, p + cb->w, tmp, dx, dx_add,
-                                       g + cb->w, &m->ws));
 }
 
 // ---- stage normalisation (resnet.h) ---------------------------------------------
 
 // After stage j (block b = 2j + 1): b->y = (b->out - mean_j) / std_j when
 // (mean_j, std_j) != (0, 1), else b->out itself, exactly as the study's
-// forward tests it.  n = floats of the block's output.
-static void stage_norm_forward(fpt_resnet *m, fpt_block *b, int j, size_t n) {
+// forward tests it.
+static void stage_norm_forward(fpt_resnet *m, fpt_block *b, int j) {
     b->y = b->out;
     m->stage_active[j] = 0;
     if (!m->stage_norm) return;
     const float mean = m->buffers[m->stage_buf + 2 * j], sd = m->buffers[m->stage_buf + 2 * j + 1];
     if (mean == 0.0f && sd == 1.0f) return;
     m->stage_active[j] = 1;
-    float *y = b->normed;
-    const float *x = b->out;
-    #pragma omp parallel for schedule(static) if (n >= 65536)
-    for (size_t i = 0; i < n; i++) y[i] = (x[i] - mean) / sd;
-    b->y = y;
+    m->ops->stage_norm(m->be, b->cout, b->h_out, b->out, b->normed, mean, sd);
+    b->y = b->normed;
 }
 
-// Backward of the same: g (n) is the gradient at b->y; becomes the gradient
-// at b->out (d/dx of (x - mean) / std is 1 / std; the buffers get none).
-static void stage_norm_backward(const fpt_resnet *m, int j, size_t n, float *g) {
+// Backward of the same: g is the gradient at b->y; becomes the gradient at
+// b->out (d/dx of (x - mean) / std is 1 / std; the buffers get none).
+static void stage_norm_backward(const fpt_resnet *m, const fpt_block *b, int j, void *g) {
     if (!m->stage_active[j]) return;
-    const float sd = m->buffers[m->stage_buf + 2 * j + 1];
-    #pragma omp parallel for schedule(static) if (n >= 65536)
-    for (size_t i = 0; i < n; i++) g[i] = g[i] / sd;
+    m->ops->stage_norm_backward(m->be, b->cout, b->h_out, g,
+                                m->buffers[m->stage_buf + 2 * j + 1]);
 }
 
 // ---- forward and backward ------------------------------------------------------
 
 int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err) {
     if (ensure_batch(m, N, err) != 0) return -1;
-    const int hw = m->image_hw;
-    FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_nchw_to_cnhw(x, m->x, N, m->in_channels, hw * hw));
+    const fpt_net_ops *ops = m->ops;
+    void *st = m->be;
+    ops->weights_changed(st);
+    FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, ops->input(st, x, m->x));
 
-    convbn_forward(m, &m->stem, hw, m->x, m->z0, m->a0, train, 1);
+    ops->convbn_forward(st, &m->stem, m->x, m->z0, m->a0, train);
 
-    const float *cur = m->a0;
+    const void *cur = m->a0;
     for (int i = 0; i < 8; i++) {
         fpt_block *b = &m->blocks[i];
-        const size_t n = (size_t)b->cout * N * b->h_out * b->h_out;
-        convbn_forward(m, &b->c1, b->h_in, cur, b->z1, b->a1, train, 1);
-        convbn_forward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, train, 0);
-        const float *shortcut = cur;
+        ops->convbn_forward(st, &b->c1, cur, b->z1, b->a1, train);
+        ops->convbn_forward(st, &b->c2, b->a1, b->z2, b->out, train);
+        const void *shortcut = cur;
         if (b->has_proj) {
-            convbn_forward(m, &b->proj, b->h_in, cur, b->zs, m->g[0], train, 0);
+            ops->convbn_forward(st, &b->proj, cur, b->zs, m->g[0], train);
             shortcut = m->g[0];
         }
-        FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, fpt_add_relu_inplace(n, b->out, shortcut));
+        FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, ops->add_relu(st, b->cout, b->h_out, b->out, shortcut));
         b->y = b->out;
-        if (i % 2 == 1) FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, stage_norm_forward(m, b, i / 2, n));
+        if (i % 2 == 1) FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, stage_norm_forward(m, b, i / 2));
         cur = b->y;
     }
     const fpt_block *last = &m->blocks[7];
-    const int hw_last = last->h_out * last->h_out;
     const float *p = m->params;
     FPT_TIMED(FPT_PROF_HEAD, 2.0 * N * m->fc_in * m->num_classes,
-          fpt_avgpool_forward(m->fc_in, N, hw_last, cur, m->pooled);
+          ops->pool_forward(st, m->fc_in, last->h_out, cur, m->pooled);
           fpt_linear_forward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, p + m->fc_b,
                              m->logits));
-    return 0;
+    return ops->status(st, err);
 }
 
 double fpt_resnet_backward(fpt_resnet *m, const int32_t *labels, int *correct) {
     const int N = m->batch;
+    const fpt_net_ops *ops = m->ops;
+    void *st = m->be;
     const float *p = m->params;
     float *g = m->grads;
-    float *P = m->g[0], *Q = m->g[1], *R = m->g[2], *S = m->g[3];
+    void *P = m->g[0], *Q = m->g[1], *R = m->g[2], *S = m->g[3];
     const fpt_block *last = &m->blocks[7];
-    const int hw_last = last->h_out * last->h_out;
     double loss;
 
     FPT_TIMED(FPT_PROF_HEAD, 4.0 * N * m->fc_in * m->num_classes,
           loss = fpt_softmax_xent(N, m->num_classes, m->logits, labels, m->dlogits, correct);
           fpt_linear_backward(N, m->fc_in, m->num_classes, m->pooled, p + m->fc_w, m->dlogits,
                               m->dpooled, g + m->fc_w, g + m->fc_b);
-          fpt_avgpool_backward(m->fc_in, N, hw_last, m->dpooled, P));
+          ops->pool_backward(st, m->fc_in, last->h_out, m->dpooled, P));
 
     // P holds the gradient at the current block's output.  Buffers: Q and R
     // for gradients inside the block, S for the gradient at the block input.
     for (int i = 7; i >= 0; i--) {
         const fpt_block *b = &m->blocks[i];
-        const float *in = i > 0 ? m->blocks[i - 1].y : m->a0;
+        const void *in = i > 0 ? m->blocks[i - 1].y : m->a0;
         if (i % 2 == 1)   // P: the gradient at the stage's normalised output -> at b->out
-            FPT_TIMED(FPT_PROF_ELEMWISE, 0.0,
-                      stage_norm_backward(m, i / 2, (size_t)b->cout * N * b->h_out * b->h_out, P));
+            FPT_TIMED(FPT_PROF_ELEMWISE, 0.0, stage_norm_backward(m, b, i / 2, P));
         // b->out = relu(bn2(z2) + shortcut): masking P in place gives the
         // gradient at the sum, which feeds both bn2 and the shortcut.
-        convbn_backward(m, &b->c2, b->h_out, b->a1, b->z2, b->out, P, Q, R, NULL);
+        ops->convbn_backward(st, &b->c2, b->a1, b->z2, b->out, P, Q, R, NULL);
         if (b->has_proj) {
-            convbn_backward(m, &b->c1, b->h_in, in, b->z1, b->a1, R, R, S, NULL);
-            convbn_backward(m, &b->proj, b->h_in, in, b->zs, NULL, P, Q, S, S);
+            ops->convbn_backward(st, &b->c1, in, b->z1, b->a1, R, R, S, NULL);
+            ops->convbn_backward(st, &b->proj, in, b->zs, NULL, P, Q, S, S);
         } else {
-            convbn_backward(m, &b->c1, b->h_in, in, b->z1, b->a1, R, R, S, P);
+            ops->convbn_backward(st, &b->c1, in, b->z1, b->a1, R, R, S, P);
         }
-        float *t = P; P = S; S = t;
+        void *t = P; P = S; S = t;
     }
-    convbn_backward(m, &m->stem, m->image_hw, m->x, m->z0, m->a0, P, P, NULL, NULL);
+    ops->convbn_backward(st, &m->stem, m->x, m->z0, m->a0, P, P, NULL, NULL);
     return loss;
+}
+
+static double conv_flops(const fpt_conv_shape *s, int N, int h_out) {
+    return 2.0 * s->cout * s->cin * s->k * s->k * (double)N * h_out * h_out;
 }
 
 double fpt_resnet_forward_flops(const fpt_resnet *m) {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "error.h"
 #include "layers.h"
 
@@ -56,22 +57,27 @@ typedef struct fpt_param_tensor {
 // A convolution followed by BatchNorm: offsets of its parameters and stats.
 typedef struct fpt_convbn {
     fpt_conv_shape s;
+    int id;                 // 0..n_layers-1 in module order: the backend's plan index
+    int h_in, h_out;        // square spatial size of its input and output
+    int relu;               // a ReLU follows the BN (the stem, each block's conv1)
     size_t w, gamma, beta;  // offsets into params
     size_t running;         // offset into buffers: (2, cout)
-    size_t save;            // offset into the per-batch BN save arrays: (2, cout)
 } fpt_convbn;
+
+#define FPT_MAX_LAYERS 24   // conv+BN layers: ResNet-18 has 20
 
 typedef struct fpt_block {
     fpt_convbn c1, c2, proj;
     int has_proj;
     int cin, cout, stride, h_in, h_out;  // h: square spatial size
-    // activations of the current batch, (C, N, h, h) each; see resnet.c
-    float *z1, *a1, *z2, *zs, *out;
+    // activations of the current batch, (N, C, h, h) each in the backend's
+    // layout (backend/ops.h); see resnet.c
+    void *z1, *a1, *z2, *zs, *out;
     // Last block of a stage with stage_norm: (out - mean) / std, and what the
     // next layer reads (`normed` when the stage's normalisation was active in
     // the last forward, else `out`).
-    float *normed;
-    const float *y;
+    void *normed;
+    const void *y;
 } fpt_block;
 
 // What fpt_resnet_create builds.
@@ -81,7 +87,11 @@ typedef struct fpt_resnet_arch {
     int in_channels;    // input channels, 1..4
     int image_hw;       // input height = width, 4..512 pixels
     int stage_norm;     // 1: the study network's per-stage buffers (above)
+    fpt_backend backend;      // FPT_BACKEND_DEFAULT (0): the fastest built
+    fpt_precision precision;  // FPT_PRECISION_FP32 (0) or bf16 (backend.h)
 } fpt_resnet_arch;
+
+struct fpt_net_ops;
 
 typedef struct fpt_resnet {
     int width, num_classes, image_hw;    // image_hw: input is (in_channels, hw, hw)
@@ -90,6 +100,8 @@ typedef struct fpt_resnet {
     int stage_active[4];                 // stage j's normalisation applied in the last forward
     fpt_convbn stem;
     fpt_block blocks[8];
+    int n_layers;                        // conv+BN layers (fpt_convbn.id < n_layers)
+    fpt_convbn *layer[FPT_MAX_LAYERS];   // by id
     size_t fc_w, fc_b;                   // offsets into params
     int fc_in;
 
@@ -98,19 +110,23 @@ typedef struct fpt_resnet {
     fpt_param_tensor tensors[FPT_MAX_TENSORS];
     int n_tensors;
 
+    // The compute backend (backend.h) and its state: plans, workspace.
+    fpt_backend backend;                 // resolved: never FPT_BACKEND_DEFAULT
+    fpt_precision precision;
+    const struct fpt_net_ops *ops;
+    void *be;
+
     // Per-batch state, (re)allocated by fpt_resnet_forward for batch <= batch_cap.
     int batch_cap, batch;
-    size_t ws_floats;                    // im2col budget per buffer (floats)
-    float *act_arena;
-    float *x, *z0, *a0;                  // input (C,N,hw,hw) and stem activations
-    float *bn_save;                      // (n_bn_channels * 2) means and invstds
-    float *pooled, *logits, *dlogits, *dpooled;
-    float *g[4];                         // gradient scratch, largest activation each
-    fpt_conv_ws ws;
+    void *act_arena;
+    void *x, *z0, *a0;                   // input and stem activations (backend layout)
+    void *g[4];                          // gradient scratch, largest activation each
+    float *pooled, *logits, *dlogits, *dpooled;   // (N, fc_in), (N, classes): fp32 plain
 } fpt_resnet;
 
-// Builds the layout and allocates params, grads and buffers (zeroed; call
-// fpt_resnet_init_*).  Ranges as in fpt_resnet_arch; errors say which.
+// Builds the layout, allocates params, grads and buffers (zeroed; call
+// fpt_resnet_init_*) and creates the backend.  Ranges as in fpt_resnet_arch;
+// errors say which, and fpt_backend_check's for the backend and precision.
 int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *err);
 void fpt_resnet_free(fpt_resnet *m);
 
@@ -126,7 +142,8 @@ void fpt_resnet_init_buffers(const fpt_resnet *m, float *buffers);
 
 // Forward pass on x (N, in_channels, hw, hw) NCHW.  train != 0: batch statistics, the
 // running statistics are updated, and activations are kept for backward.
-// Returns 0 and leaves logits (N, num_classes) in m->logits.
+// Returns 0 and leaves logits (N, num_classes) in m->logits.  Reads
+// m->params afresh every call (a protocol or SGD may have changed them).
 int fpt_resnet_forward(fpt_resnet *m, const float *x, int N, int train, fpt_err *err);
 
 // After a training forward: mean cross-entropy of m->logits against labels,

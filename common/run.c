@@ -66,7 +66,7 @@ int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err 
     if (!(c->weight_decay >= 0.0 && c->weight_decay < 1.0))
         return fpt_fail(err, "weight_decay %g out of range (expected 0 <= wd < 1)",
                         c->weight_decay);
-    return 0;
+    return fpt_backend_check(c->backend, c->precision, err);
 }
 
 // FNV-1a over a canonical text of the trajectory-determining settings:
@@ -89,6 +89,11 @@ uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
         n += snprintf(s + n, sizeof s - (size_t)n, " variant=%s", fpt_variant_name(p->variant));
     if (c->augment && !c->flip && n > 0 && (size_t)n < sizeof s)
         n += snprintf(s + n, sizeof s - (size_t)n, " flip=0");
+    // The precision changes the trajectory's values; the backend only their
+    // rounding (as BLAS kernels and thread counts do), so a checkpoint may
+    // resume on another backend.
+    if (c->precision != FPT_PRECISION_FP32 && n > 0 && (size_t)n < sizeof s)
+        n += snprintf(s + n, sizeof s - (size_t)n, " precision=%s", fpt_precision_name(c->precision));
     return fpt_fnv1a(FPT_FNV1A_INIT, s, strlen(s));
 }
 
@@ -213,8 +218,10 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
                  d->height, d->width);
         goto done;
     }
-    const fpt_resnet_arch arch = {c->width, c->num_classes, d->channels, d->height,
-                                  fpt_protocol_needs_stage_norm(&c->protocol)};
+    const fpt_resnet_arch arch = {
+        .width = c->width, .num_classes = c->num_classes, .in_channels = d->channels,
+        .image_hw = d->height, .stage_norm = fpt_protocol_needs_stage_norm(&c->protocol),
+        .backend = c->backend, .precision = c->precision};
     if (fpt_resnet_create(&b.m, &arch, err) ||
         fpt_sgd_create(&b.opt, b.m->n_params, c->momentum, c->weight_decay, err))
         goto done;

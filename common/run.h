@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "backend.h"
 #include "checkpoint.h"
 #include "dataset.h"
 #include "error.h"
@@ -36,6 +37,8 @@ typedef struct fpt_run_config {
     double targets[FPT_MAX_TARGETS];   // test accuracy, percent
     int stop_at_target;            // end the run once every target is reached
     uint64_t seed;                 // the run's seed: init, data order, perturbations
+    fpt_backend backend;           // compute backend (backend.h); default: the fastest built
+    fpt_precision precision;       // fp32 or bf16 (mixed precision)
     const char *checkpoint_path;   // NULL: no checkpoints
     int checkpoint_every;          // epochs; 0: only when stopped
 } fpt_run_config;

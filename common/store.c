@@ -39,7 +39,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "AND timing = ?3 AND frequency = ?4 AND seed = ?5",
     [ST_JOB_STATE] = "SELECT state FROM jobs WHERE id = ?1",
     [ST_JOB_START] = "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?2, "
-                     "host = ?3, started_at = " NOW ", finished_at = NULL "
+                     "host = ?3, compute = ?4, started_at = " NOW ", finished_at = NULL "
                      "WHERE id = ?1 AND state = 'pending'",
     [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, finished_at = " NOW " "
                       "WHERE id = ?1 AND state IN ('pending', 'running')",
@@ -483,7 +483,7 @@ static int job_not_in(fpt_store *s, int64_t job_id, const char *action, const ch
 }
 
 int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *host,
-                        fpt_err *err) {
+                        const char *compute, fpt_err *err) {
     if (fpt_store_begin(s, err)) return -1;
     sqlite3_stmt *u = s->st[ST_JOB_START];
     sqlite3_bind_int64(u, 1, job_id);
@@ -492,6 +492,10 @@ int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *ho
         bind_text(u, 3, host);
     else
         sqlite3_bind_null(u, 3);
+    if (compute)
+        bind_text(u, 4, compute);
+    else
+        sqlite3_bind_null(u, 4);
     if (run(s, u, "starting a job", err)) goto fail;
     if (sqlite3_changes(s->db) == 0) {
         job_not_in(s, job_id, "start", "pending", err);

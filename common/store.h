@@ -22,7 +22,7 @@
 #include "error.h"
 #include "run.h"
 
-#define FPT_STORE_SCHEMA_VERSION 3
+#define FPT_STORE_SCHEMA_VERSION 4
 
 // The schema: results/schema.sql, compiled in by the Makefile.
 extern const char fpt_store_schema_sql[];
@@ -82,8 +82,10 @@ typedef enum fpt_job_state {
 
 const char *fpt_job_state_name(fpt_job_state st);
 
-// pending -> running: attempts+1, worker, host (may be NULL), started_at.
-int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *host, fpt_err *err);
+// pending -> running: attempts+1, worker, host and compute (the worker's
+// fpt_backend_describe(); each may be NULL), started_at.
+int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *host,
+                        const char *compute, fpt_err *err);
 // pending|running -> done, diverged or failed, with finished_at.
 int fpt_store_job_finish(fpt_store *s, int64_t job_id, fpt_job_state final, fpt_err *err);
 // running -> crashes+1 and pending, or failed (with finished_at) once crashes

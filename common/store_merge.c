@@ -81,14 +81,16 @@
 // ---- statements ----------------------------------------------------------------
 
 // The columns of a job row, the same for OUT and the inputs.
+// compute (schema version 4) is NULL from an input of an older version.
 enum {
     C_ID, C_STATE, C_WORKER, C_HOST, C_STARTED, C_FINISHED, C_NEPOCHS, C_ATTEMPTS, C_CRASHES,
-    C_PROTOCOL, C_TIMING, C_FREQUENCY, C_SEED
+    C_PROTOCOL, C_TIMING, C_FREQUENCY, C_SEED, C_COMPUTE
 };
-#define JOB_COLUMNS                                                                              \
+#define JOB_COLUMNS_V3                                                                           \
     "j.id, j.state, j.worker, j.host, j.started_at, j.finished_at, "                            \
     "(SELECT count(*) FROM epochs p WHERE p.job_id = j.id), j.attempts, j.crashes, "            \
     "j.protocol, j.timing, j.frequency, j.seed"
+#define JOB_COLUMNS JOB_COLUMNS_V3 ", j.compute"
 
 // Read from every source (an input, or OUT).
 enum { S_EXPS, S_JOBS, S_TRACE, S_FPS, S_COUNT };
@@ -117,10 +119,10 @@ static const char *const out_sql[O_COUNT] = {
     [O_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs j WHERE j.experiment_id = ?1 "
                   "AND j.protocol = ?2 AND j.timing = ?3 AND j.frequency = ?4 AND j.seed = ?5",
     [O_JOB_INS] = "INSERT INTO jobs (experiment_id, protocol, timing, frequency, seed, state, "
-                  "worker, host, started_at, finished_at) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  "worker, host, started_at, finished_at, compute) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [O_JOB_SET] = "UPDATE jobs SET state = ?2, worker = ?3, host = ?4, started_at = ?5, "
-                  "finished_at = ?6 WHERE id = ?1",
+                  "finished_at = ?6, compute = ?7 WHERE id = ?1",
     [O_EPOCHS_DEL] = "DELETE FROM epochs WHERE job_id = ?1",
     [O_FPS_DEL] = "DELETE FROM first_passages WHERE job_id = ?1",
     [O_EPOCH_INS] = "INSERT INTO epochs (job_id, epoch, train_loss, test_loss, test_acc, lr, "
@@ -425,6 +427,16 @@ static int open_input(source *s, const char *path, fpt_err *err) {
         goto fail;
     }
     if (prepare_all(s, s->st, src_sql, S_COUNT, err)) goto fail;
+    if (version < 4) {   // no jobs.compute yet: NULL in its place
+        sqlite3_finalize(s->st[S_JOBS]);
+        s->st[S_JOBS] = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS_V3 ", NULL FROM jobs j WHERE "
+                                      "j.experiment_id = ?1 ORDER BY j.id",
+                               -1, &s->st[S_JOBS], NULL) != SQLITE_OK) {
+            src_fail(s, "reading the jobs", err);
+            goto fail;
+        }
+    }
     return 0;
 fail:
     close_source(s);
@@ -511,7 +523,8 @@ static int match_experiment(merge *m, const source *in, sqlite3_stmt *e, int *in
 // ---- jobs ----------------------------------------------------------------------------
 
 // Binds the merged state of input row r (running -> pending) and its
-// worker, host, started_at, finished_at to st's parameters first..first+4.
+// worker, host, started_at, finished_at, compute to st's parameters
+// first..first+5.
 static void bind_outcome(sqlite3_stmt *st, int first, sqlite3_stmt *r) {
     fpt_job_state s = state_of(r);
     if (s == FPT_JOB_RUNNING) s = FPT_JOB_PENDING;
@@ -520,6 +533,7 @@ static void bind_outcome(sqlite3_stmt *st, int first, sqlite3_stmt *r) {
     sqlite3_bind_value(st, first + 2, sqlite3_column_value(r, C_HOST));
     sqlite3_bind_value(st, first + 3, sqlite3_column_value(r, C_STARTED));
     sqlite3_bind_value(st, first + 4, sqlite3_column_value(r, C_FINISHED));
+    sqlite3_bind_value(st, first + 5, sqlite3_column_value(r, C_COMPUTE));
 }
 
 // Folds the input's job at the current row r of its S_JOBS statement into

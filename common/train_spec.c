@@ -29,6 +29,9 @@ static const char *const protocol_names[] = {"none", "reset", "partial_reset",
 static const char *const timing_names[] = {"periodic", "geometric", NULL};
 static const char *const sampling_names[] = {"without_replacement", "with_replacement", NULL};
 static const char *const variant_names[] = {"clean", "study", NULL};
+// Indexed by fpt_backend and fpt_precision (backend.h).
+static const char *const backend_names[] = {"default", "blas", "onednn", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", NULL};
 
 #define OFF(field) offsetof(fpt_train_spec, field)
 static const opt options[] = {
@@ -96,6 +99,12 @@ static const opt options[] = {
     {"seed", T_U64, OFF(run.seed), 0, 0, NULL, "1",
      "the run's seed (initialisation, data order, perturbations)"},
     {"threads", T_INT, OFF(threads), 1, 1024, NULL, "2", "threads for OpenBLAS and OpenMP"},
+    {"backend", T_ENUM, OFF(run.backend), 0, 0, backend_names, "default",
+     "compute backend: onednn (oneDNN primitives), blas (im2col + sgemm) or default (the "
+     "fastest built)"},
+    {"precision", T_ENUM, OFF(run.precision), 0, 0, precision_names, "fp32",
+     "fp32, or bf16: mixed precision as PyTorch's CPU autocast (needs onednn and a CPU with "
+     "AVX512_BF16 or AMX)"},
     {"checkpoint", T_STRING, OFF(checkpoint), 0, 0, NULL, "", "checkpoint file (none if empty)"},
     {"checkpoint_every", T_INT, OFF(run.checkpoint_every), 0, 100000, NULL, "0",
      "checkpoint every K epochs (0: only when stopped)"},

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "commands.h"
 #include "dataset.h"
 #include "farm_proto.h"
@@ -252,7 +253,9 @@ static int serve_parked(coord *c, int size, int *active, fpt_err *err) {
         }
         size_t idx = c->queue[c->next++];
         msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
-        if (fpt_store_job_start(c->db, job.job_id, w, c->hosts[w].host, err)) return -1;
+        if (fpt_store_job_start(c->db, job.job_id, w, c->hosts[w].host,
+                                c->hosts[w].compute[0] ? c->hosts[w].compute : NULL, err))
+            return -1;
         c->worker_job[w] = (int64_t)idx;
         c->worker_epoch[w] = 0;
         MPI_Send(&job, sizeof job, MPI_BYTE, w, TAG_JOB, MPI_COMM_WORLD);
@@ -287,6 +290,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
             MPI_Recv(&c->hosts[w], sizeof c->hosts[w], MPI_BYTE, w, TAG_REQUEST, MPI_COMM_WORLD,
                      MPI_STATUS_IGNORE);
             c->hosts[w].host[sizeof c->hosts[w].host - 1] = 0;
+            c->hosts[w].compute[sizeof c->hosts[w].compute - 1] = 0;
             c->parked[w] = 1;
             if (serve_parked(c, size, &active, err)) return -1;
             break;
@@ -491,6 +495,9 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
                           "mpirun -n 3 fptfarm run %s", spec_path);
             ok = 0;
         } else if (fpt_job_spec_load(&spec, spec_path, err)) {
+            ok = 0;
+        } else if (fpt_backend_check(spec.base.run.backend, spec.base.run.precision, err)) {
+            fpt_err_prefix(err, "%s: ", spec_path);   // before any file is written
             ok = 0;
         } else {
             len = (long)spec.text_len;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "blas_setup.h"
 #include "train_spec.h"
 
@@ -70,6 +71,7 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
     }
     fpt_train_spec_finish(&spec);
     fpt_set_threads(spec.threads);
+    if (fpt_backend_check(spec.run.backend, spec.run.precision, err)) return -1;
 
     fpt_dataset data;
     if (fpt_dataset_load(&data, &spec.data, err)) return -1;
@@ -83,7 +85,8 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
            "%d epochs, batch %d, lr %g, momentum %g, weight decay %g; seed %llu\n",
            c->width, c->num_classes, tag, data.train.n, data.test.n, c->epochs, c->batch,
            c->lr.base, c->momentum, c->weight_decay, (unsigned long long)c->seed);
-    printf("threads: %d; BLAS: %s\n", spec.threads, fpt_blas_describe());
+    printf("threads: %d; compute: %s; BLAS: %s\n", spec.threads,
+           fpt_backend_describe(c->backend, c->precision), fpt_blas_describe());
     if (p->kind != FPT_PROTO_NONE) {
         char when[64];
         if (p->timing == FPT_TIMING_PERIODIC) snprintf(when, sizeof when, "every %d epochs", p->period);

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config make
-      libopenblas-openmp-dev libsqlite3-dev sqlite3 zlib1g-dev
+      libopenblas-openmp-dev libsqlite3-dev sqlite3 zlib1g-dev libdnnl-dev
       openmpi-bin libopenmpi-dev
       libcriterion-dev libinih-dev
       gnuplot-nox xz-utils

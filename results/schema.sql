@@ -1,4 +1,4 @@
--- fptfarm results database, schema version 3 (PRAGMA user_version = 3).
+-- fptfarm results database, schema version 4 (PRAGMA user_version = 4).
 --
 -- The build compiles this file into fptfarm (Makefile: build/gen/schema_sql.c):
 -- an empty database gets all of it.  Each "-- ==== version N" section below
@@ -315,3 +315,12 @@ CREATE TABLE campaign_summary (
     sweep_epochs  INTEGER NOT NULL,
     reason        TEXT NOT NULL
 );
+
+-- ==== version 4: what computed each job
+
+-- jobs.compute: the compute backend, its library version and instruction
+-- set, and the precision the job's worker trains with, as `fptfarm train`
+-- prints them ("onednn 2.6.3 (avx512_core_bf16), bf16"; backend.h).  Set
+-- when a worker starts the job (a resumed job: by the last worker); NULL for
+-- imported runs and for jobs started before version 4.
+ALTER TABLE jobs ADD COLUMN compute TEXT;

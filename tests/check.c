@@ -37,3 +37,18 @@ void measured(const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
 }
+
+int test_backends_fp32(test_backend out[4]) {
+    int n = 0;
+    out[n++] = (test_backend){FPT_BACKEND_BLAS, FPT_PRECISION_FP32};
+    if (fpt_backend_built(FPT_BACKEND_ONEDNN))
+        out[n++] = (test_backend){FPT_BACKEND_ONEDNN, FPT_PRECISION_FP32};
+    return n;
+}
+
+int test_backends_all(test_backend out[4]) {
+    int n = test_backends_fp32(out);
+    if (fpt_backend_check(FPT_BACKEND_ONEDNN, FPT_PRECISION_BF16, NULL) == 0)
+        out[n++] = (test_backend){FPT_BACKEND_ONEDNN, FPT_PRECISION_BF16};
+    return n;
+}

@@ -4,6 +4,18 @@
 
 #include <stddef.h>
 
+#include "backend.h"
+
+// The (backend, precision) pairs that tests of the network run on: every
+// backend built, fp32; the caller loops over the first *n of out[4].
+typedef struct test_backend {
+    fpt_backend backend;
+    fpt_precision precision;
+} test_backend;
+int test_backends_fp32(test_backend out[4]);
+// The same plus (onednn, bf16) when this CPU can run it.
+int test_backends_all(test_backend out[4]);
+
 // max_i |got_i - want_i| / max(max_i |want_i|, floor): the error relative to
 // the scale of the reference tensor.  Element-wise relative error is the
 // wrong measure for gradients, whose small entries come from cancellation.

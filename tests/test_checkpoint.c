@@ -74,7 +74,7 @@ typedef struct net {
 static net make_net(int width, int hw, uint32_t s) {
     fpt_err err = {{0}};
     net n;
-    cr_assert_eq(fpt_resnet_create(&n.m, &(fpt_resnet_arch){width, CLASSES, 3, hw, 0}, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&n.m, &(fpt_resnet_arch){.width = width, .num_classes = CLASSES, .in_channels = 3, .image_hw = hw, .stage_norm = 0}, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_sgd_create(&n.opt, n.m->n_params, 0.9, 5e-4, &err), 0, "%s", err.msg);
     fpt_rng_fill_normal(SEED, FPT_RNG_TEST, s, n.m->params, n.m->n_params, 0.0f, 0.5f);
     fpt_rng_fill_uniform(SEED, FPT_RNG_TEST, s + 1, n.m->buffers, n.m->n_buffers, 0.1f, 2.0f);

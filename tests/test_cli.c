@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
+
 static char dir[] = "/tmp/fpt_cli_XXXXXX";
 static char bin[512];
 
@@ -146,6 +148,35 @@ Test(cli, bad_options_give_one_clear_line) {
     expect_one_error("train --protocol warm_restart --timing geometric", "periodic");
     expect_one_error("train --dataset mnist", "MNIST: no data path given");
     expect_one_error("train --variant paper", "unknown variant 'paper' (expected: clean, study)");
+}
+
+// The compute backend and precision: unknown names; a backend this build
+// lacks; bf16 where oneDNN sees no AVX512_BF16 (DNNL_MAX_CPU_ISA caps what
+// oneDNN uses, as on a CPU without it).  A checkpoint path is given: nothing
+// may be written.
+Test(cli, bad_backend_or_precision_one_line_nothing_written) {
+    char args[512], ck[300];
+    snprintf(ck, sizeof ck, "%s/never.ckpt", dir);
+    snprintf(args, sizeof args, "train --backend cudnn --checkpoint %s --checkpoint-every 1", ck);
+    expect_one_error(args, "unknown backend 'cudnn' (expected: default, blas, onednn)");
+    snprintf(args, sizeof args, "train --precision fp16 --checkpoint %s --checkpoint-every 1", ck);
+    expect_one_error(args, "unknown precision 'fp16' (expected: fp32, bf16)");
+    snprintf(args, sizeof args, "train --backend blas --precision bf16 --checkpoint %s", ck);
+    expect_one_error(args, "precision bf16 needs the onednn backend");
+    if (!fpt_backend_built(FPT_BACKEND_ONEDNN)) {
+        snprintf(args, sizeof args, "train --backend onednn --checkpoint %s", ck);
+        expect_one_error(args, "backend 'onednn' is not in this build of fptfarm");
+    } else {
+        snprintf(args, sizeof args,
+                 "train --precision bf16 --epochs 1 --checkpoint %s --checkpoint-every 1", ck);
+        char saved[sizeof bin];
+        snprintf(saved, sizeof saved, "%s", bin);
+        snprintf(bin, sizeof bin, "env DNNL_MAX_CPU_ISA=AVX512_CORE %.400s", saved);
+        expect_one_error(args, "precision bf16 needs a CPU with AVX512_BF16 or AMX (oneDNN sees "
+                               "avx512_core, limited by DNNL_MAX_CPU_ISA)");
+        snprintf(bin, sizeof bin, "%s", saved);
+    }
+    cr_expect_neq(access(ck, F_OK), 0, "%s was written", ck);
 }
 
 Test(cli, bad_ini_files_name_file_and_line) {

@@ -4,6 +4,7 @@
 // smaller batch) give the same per-image results as a fresh model.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,18 @@ static void batch_labels(uint32_t stream, int n, int32_t *labels) {
     for (int i = 0; i < n; i++) labels[i] = (int32_t)fpt_rng_below(&r, CLASSES);
 }
 
+// The backend and precision of the models the tests make (each test loops
+// over every pair this build and CPU can run).
+static test_backend g_be = {FPT_BACKEND_BLAS, FPT_PRECISION_FP32};
+
 static fpt_resnet *fresh_model(int width, int hw) {
     fpt_err err = {{0}};
     fpt_resnet *m = NULL;
-    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){width, CLASSES, 3, hw, 0}, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = width, .num_classes = CLASSES,
+                                                          .in_channels = 3, .image_hw = hw,
+                                                          .backend = g_be.backend,
+                                                          .precision = g_be.precision},
+                                   &err), 0, "%s", err.msg);
     fpt_resnet_init_params(m, SEED, 0, m->params);
     fpt_resnet_init_buffers(m, m->buffers);
     return m;
@@ -73,13 +82,29 @@ static double rel_diff(const float *a, const float *b, size_t n) {
     return rel_err_inf_ff(a, b, n, 1e-30);
 }
 
-Test(determinism, same_seed_same_threads_bitwise) {
+// Runs the body once per (backend, precision) in list(), g_be set and `bk`
+// naming it for messages.
+#define FOR_EACH(list, ...)                                                              \
+    do {                                                                                 \
+        test_backend all_[4];                                                            \
+        const int n_ = list(all_);                                                       \
+        for (int i_ = 0; i_ < n_; i_++) {                                                \
+            g_be = all_[i_];                                                             \
+            char bk[32];                                                                 \
+            snprintf(bk, sizeof bk, "%s %s", fpt_backend_name(g_be.backend),             \
+                     fpt_precision_name(g_be.precision));                                \
+            __VA_ARGS__                                                                  \
+        }                                                                                \
+    } while (0)
+
+static void same_seed_bitwise(const char *bk) {
     double la[2], lb[2];
     fpt_resnet *a = train_two_steps(2, la), *b = train_two_steps(2, lb);
-    cr_expect(la[0] == lb[0] && la[1] == lb[1], "losses differ");
-    cr_expect(same_bits(a->params, b->params, a->n_params), "parameters differ");
-    cr_expect(same_bits(a->grads, b->grads, a->n_params), "gradients differ");
-    cr_expect(same_bits(a->buffers, b->buffers, a->n_buffers), "BN running statistics differ");
+    cr_expect(la[0] == lb[0] && la[1] == lb[1], "%s: losses differ", bk);
+    cr_expect(same_bits(a->params, b->params, a->n_params), "%s: parameters differ", bk);
+    cr_expect(same_bits(a->grads, b->grads, a->n_params), "%s: gradients differ", bk);
+    cr_expect(same_bits(a->buffers, b->buffers, a->n_buffers), "%s: BN running statistics differ",
+              bk);
     // The run must have moved the parameters away from the initialisation
     // (otherwise the comparison proves nothing).
     float *init = malloc(sizeof(float) * a->n_params);
@@ -87,11 +112,15 @@ Test(determinism, same_seed_same_threads_bitwise) {
     fpt_resnet_init_params(a, SEED, 0, init);
     size_t moved = 0;
     for (size_t i = 0; i < a->n_params; i++) moved += init[i] != a->params[i];
-    cr_expect_gt(moved, a->n_params / 2, "only %zu of %zu parameters changed", moved,
+    cr_expect_gt(moved, a->n_params / 2, "%s: only %zu of %zu parameters changed", bk, moved,
                  a->n_params);
     free(init);
     fpt_resnet_free(a);
     fpt_resnet_free(b);
+}
+
+Test(determinism, same_seed_same_threads_bitwise) {
+    FOR_EACH(test_backends_all, same_seed_bitwise(bk););
 }
 
 // Thread count 1 vs 2.  NOT bitwise equal with the kernels `make test` gets
@@ -125,7 +154,8 @@ Test(determinism, same_seed_same_threads_bitwise) {
 #define TOL_THREADS 1e-5
 #define TOL_THREADS_GRAD 5e-5
 
-Test(determinism, one_vs_two_threads) {
+static void one_vs_two_threads(const char *bk) {
+    (void)bk;
     double l1[2], l2[2];
     fpt_resnet *a = train_two_steps(1, l1), *b = train_two_steps(2, l2);
     const int bitwise = same_bits(a->params, b->params, a->n_params) &&
@@ -138,14 +168,14 @@ Test(determinism, one_vs_two_threads) {
     for (int t = 0; t < a->n_tensors; t++) {
         const fpt_param_tensor *pt = &a->tensors[t];
         const double e = rel_diff(b->grads + pt->offset, a->grads + pt->offset, pt->size);
-        if (e > 0.0) measured("threads 1 vs 2: gradient of %s differs by %.3g", pt->name, e);
-        cr_expect_leq(e, TOL_THREADS_GRAD, "gradient of %s: threads 1 vs 2 differ by %.3g",
-                      pt->name, e);
+        if (e > 0.0) measured("%s: threads 1 vs 2: gradient of %s differs by %.3g", bk, pt->name, e);
+        cr_expect_leq(e, TOL_THREADS_GRAD, "%s: gradient of %s: threads 1 vs 2 differ by %.3g",
+                      bk, pt->name, e);
         eg = fmax(eg, e);
     }
-    measured("threads 1 vs 2 (OpenBLAS %s): %s; params %.3g, BN stats %.3g, worst grad tensor "
+    measured("%s: threads 1 vs 2 (OpenBLAS %s): %s; params %.3g, BN stats %.3g, worst grad tensor "
              "%.3g, losses %.17g/%.17g",
-             fpt_blas_corename(), bitwise ? "bitwise equal" : "NOT bitwise equal", ep, eb, eg,
+             bk, fpt_blas_corename(), bitwise ? "bitwise equal" : "NOT bitwise equal", ep, eb, eg,
              l1[1], l2[1]);
     cr_expect_leq(ep, TOL_THREADS, "parameters: threads 1 vs 2 differ by %.3g", ep);
     cr_expect_leq(eb, TOL_THREADS, "BN running statistics: threads 1 vs 2 differ by %.3g", eb);
@@ -154,6 +184,10 @@ Test(determinism, one_vs_two_threads) {
                       l1[s], l2[s]);
     fpt_resnet_free(a);
     fpt_resnet_free(b);
+}
+
+Test(determinism, one_vs_two_threads) {
+    FOR_EACH(test_backends_all, one_vs_two_threads(bk););
 }
 
 // Non-trivial running statistics, the same for every model of a test.
@@ -185,7 +219,8 @@ static void set_running(fpt_resnet *m) {
 // differently (see one_vs_two_threads): measured 2e-7 relative; limit 1e-5,
 // as the PyTorch comparison's forward limit (2e-5) but tighter.  A layout
 // error (a wrong image stride after re-pointing) gives O(1) differences.
-Test(batch, smaller_batch_after_larger_eval) {
+static void smaller_batch_after_larger_eval(const char *bk) {
+    (void)bk;
     fpt_err err = {{0}};
     fpt_resnet *a = fresh_model(WIDTH, HW), *b = fresh_model(WIDTH, HW);
     set_running(a);
@@ -213,9 +248,9 @@ Test(batch, smaller_batch_after_larger_eval) {
     const double e_again = rel_diff(l8b, l8a, BATCH * CLASSES);
     const double e_fresh = rel_diff(l3a, l3b, 3 * CLASSES);
     const double e_rows = rel_diff(l3a, l8a, 3 * CLASSES);
-    measured("batch 8/3/8: batch 8 again %s (%.3g); batch 3 vs fresh model %s (%.3g); batch 3 "
+    measured("%s: batch 8/3/8: batch 8 again %s (%.3g); batch 3 vs fresh model %s (%.3g); batch 3 "
              "vs rows of batch 8 %s (%.3g)",
-             same_bits(l8b, l8a, BATCH * CLASSES) ? "bitwise" : "differs", e_again,
+             bk, same_bits(l8b, l8a, BATCH * CLASSES) ? "bitwise" : "differs", e_again,
              same_bits(l3a, l3b, 3 * CLASSES) ? "bitwise" : "differs", e_fresh,
              same_bits(l3a, l8a, 3 * CLASSES) ? "bitwise" : "differs", e_rows);
     cr_expect_leq(e_again, 1e-6, "batch 8 after batch 3: %.3g", e_again);
@@ -227,11 +262,16 @@ Test(batch, smaller_batch_after_larger_eval) {
     fpt_resnet_free(b);
 }
 
+Test(batch, smaller_batch_after_larger_eval) {
+    FOR_EACH(test_backends_all, smaller_batch_after_larger_eval(bk););
+}
+
 // Training at batch 3 inside a batch-8 arena (the backward scratch buffers
 // are re-pointed too) against a fresh model trained at batch 3: same batch,
 // same statistics, so logits, loss, gradients and running statistics agree
 // (same tolerance as above).
-Test(batch, smaller_batch_after_larger_train) {
+static void smaller_batch_after_larger_train(const char *bk) {
+    (void)bk;
     fpt_err err = {{0}};
     fpt_resnet *a = fresh_model(WIDTH, HW), *b = fresh_model(WIDTH, HW);
     float *x8 = batch_images(12, BATCH), *x3 = batch_images(13, 3);
@@ -251,13 +291,17 @@ Test(batch, smaller_batch_after_larger_train) {
         cr_expect_leq(e, 1e-6, "gradient of %s: %.3g", pt->name, e);
     }
     const double eb = rel_diff(a->buffers, b->buffers, a->n_buffers);
-    measured("train batch 3 after 8 vs fresh: loss diff %.3g, worst grad %.3g, stats %.3g",
-             fabs(la - lb), eg, eb);
+    measured("%s: train batch 3 after 8 vs fresh: loss diff %.3g, worst grad %.3g, stats %.3g",
+             bk, fabs(la - lb), eg, eb);
     cr_expect_leq(eb, 1e-6, "running statistics: %.3g", eb);
     free(x8);
     free(x3);
     fpt_resnet_free(a);
     fpt_resnet_free(b);
+}
+
+Test(batch, smaller_batch_after_larger_train) {
+    FOR_EACH(test_backends_all, smaller_batch_after_larger_train(bk););
 }
 
 // Regression test.  ensure_batch() once sized the im2col workspace as one
@@ -266,7 +310,8 @@ Test(batch, smaller_batch_after_larger_train) {
 // and width 2 at batch 1, im2col wrote past the end of the workspace (found
 // by ASan).  Fresh models at batch 1 must give the same eval logits as the
 // same image as row 0 of a batch of 4.
-Test(batch, narrow_models_small_batches) {
+static void narrow_models_small_batches(const char *bk) {
+    (void)bk;
     fpt_err err = {{0}};
     const size_t per_image = 3 * 8 * 8;
     float x[4 * 3 * 8 * 8];
@@ -280,4 +325,8 @@ Test(batch, narrow_models_small_batches) {
         fpt_resnet_free(big);
         fpt_resnet_free(one);
     }
+}
+
+Test(batch, narrow_models_small_batches) {
+    FOR_EACH(test_backends_all, narrow_models_small_batches(bk););
 }

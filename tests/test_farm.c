@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "test_env.h"
 
 static char dir[] = "/tmp/fpt_farm_XXXXXX";
@@ -115,6 +116,12 @@ static void check_complete(const char *path, int jobs, int epochs) {
     cr_expect_eq(q1(db, "SELECT count(*) FROM first_passages f WHERE f.epoch IS NULL AND "
                         "EXISTS (SELECT 1 FROM epochs e WHERE e.job_id = f.job_id "
                         "AND e.test_acc >= f.target)"), 0);
+    // Each trained job says what computed it: the workers' default backend.
+    char want[200];
+    snprintf(want, sizeof want, "SELECT count(*) FROM jobs WHERE compute = '%s'",
+             fpt_backend_describe(FPT_BACKEND_DEFAULT, FPT_PRECISION_FP32));
+    cr_expect_eq(q1(db, want), jobs, "jobs.compute: expected '%s' on every job",
+                 fpt_backend_describe(FPT_BACKEND_DEFAULT, FPT_PRECISION_FP32));
     sqlite3_stmt *ic;
     sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &ic, NULL);
     cr_expect_eq(sqlite3_step(ic), SQLITE_ROW);

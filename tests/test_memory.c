@@ -80,7 +80,7 @@ Test(memory, checkpoint_too_large_to_read) {
     fpt_resnet *m = NULL;
     fpt_sgd opt;
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){8, 10, 3, 32, 0}, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = 8, .num_classes = 10, .in_channels = 3, .image_hw = 32, .stage_norm = 0}, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_sgd_create(&opt, m->n_params, 0.9, 0, &err), 0, "%s", err.msg);
     char path[128];
     snprintf(path, sizeof path, "%s/run.ckpt", g_dir);

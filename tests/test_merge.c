@@ -103,11 +103,11 @@ static void add_job(fpt_store *s, int64_t exp, const jspec *j) {
                      &id, NULL, &err),
        &err);
     for (int c = 0; c < j->crashes; c++) {
-        ok(fpt_store_job_start(s, id, j->worker, j->host, &err), &err);
+        ok(fpt_store_job_start(s, id, j->worker, j->host, NULL, &err), &err);
         ok(fpt_store_job_crash(s, id, 100, NULL, &err), &err);
     }
     if (!strcmp(j->state, "pending") && j->epochs == 0) return;
-    ok(fpt_store_job_start(s, id, j->worker, j->host, &err), &err);
+    ok(fpt_store_job_start(s, id, j->worker, j->host, NULL, &err), &err);
     fpt_epoch_record recs[64];
     cr_assert_leq(j->epochs, 64);
     for (int e = 1; e <= j->epochs; e++) recs[e - 1] = trace(j->seed, e, j->v, j->sec);
@@ -606,14 +606,14 @@ Test(merge, bad_inputs_refused_out_unchanged) {
     // A newer fptfarm's database.
     make_db(at("newer.db"), "demo", "h1", &ja, 1);
     db = raw_open(at("newer.db"));
-    raw_exec(db, "PRAGMA user_version = 4");
+    raw_exec(db, "PRAGMA user_version = 5");
     sqlite3_close(db);
 
     struct { const char *file, *says; } bad[] = {
         {"text.db", "not an SQLite database"},
         {"empty.db", "not an fptfarm results database"},
         {"other.db", "not an fptfarm results database"},
-        {"newer.db", "schema version 4, this fptfarm uses version 3"},
+        {"newer.db", "schema version 5, this fptfarm uses version 4"},
         {"missing.db", "cannot open"},
         {"out.db", "is the output database"},
         {"a.db", "the same file as input"},

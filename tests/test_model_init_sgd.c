@@ -59,7 +59,7 @@ static size_t architecture_params(int w, int classes) {
 static fpt_resnet *make(int w, int classes, int hw) {
     fpt_err err = {{0}};
     fpt_resnet *m = NULL;
-    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){w, classes, 3, hw, 0}, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = w, .num_classes = classes, .in_channels = 3, .image_hw = hw, .stage_norm = 0}, &err), 0, "%s", err.msg);
     return m;
 }
 

@@ -18,7 +18,7 @@
 // momentum.
 static void setup_model(fpt_resnet **m, fpt_sgd *opt) {
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_resnet_create(m, &(fpt_resnet_arch){4, 10, 3, 16, 0}, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_resnet_create(m, &(fpt_resnet_arch){.width = 4, .num_classes = 10, .in_channels = 3, .image_hw = 16, .stage_norm = 0}, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_sgd_create(opt, (*m)->n_params, 0.9, 0.0, &err), 0, "%s", err.msg);
     fpt_rng_fill_normal(SEED, FPT_RNG_TEST, 1, (*m)->params, (*m)->n_params, 0.0f, 0.3f);
     fpt_rng_fill_uniform(SEED, FPT_RNG_TEST, 2, (*m)->buffers, (*m)->n_buffers, 0.5f, 2.0f);
@@ -384,7 +384,7 @@ Test(protocol, shrink_perturb_study_shrinks_the_stage_buffers) {
     fpt_err err = {{0}};
     fpt_resnet *m;
     fpt_sgd opt;
-    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){4, 10, 3, 16, 1}, &err), 0, "%s",
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = 4, .num_classes = 10, .in_channels = 3, .image_hw = 16, .stage_norm = 1}, &err), 0, "%s",
                  err.msg);
     cr_assert_eq(fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err), 0);
     fpt_resnet_init_params(m, SEED, 0, m->params);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "hash.h"
 #include "run.h"
 
@@ -142,6 +143,35 @@ Test(run, resume_equals_uninterrupted) {
     check_resume(c, 2, "partial_geometric");
 }
 
+// Every backend and precision this build and CPU can run: the same seed
+// gives the same trace bit for bit, and a resumed run equals an
+// uninterrupted one (the backend's plans and weight caches are rebuilt from
+// the checkpoint's parameters).
+Test(run, every_backend_reproducible_and_resumable) {
+    test_backend all[4];
+    const int n = test_backends_all(all);
+    for (int i = 0; i < n; i++) {
+        fpt_run_config c = small_config();
+        c.backend = all[i].backend;
+        c.precision = all[i].precision;
+        c.epochs = 4;
+        c.protocol.kind = FPT_PROTO_SHRINK_PERTURB;
+        c.protocol.variant = FPT_VARIANT_STUDY;   // the stage normalisation too
+        c.protocol.period = 1;
+        trace a = {0}, b = {0};
+        fpt_run_state sa, sb;
+        fpt_run_outcome oa, ob;
+        run_ok(&c, 0, &a, &sa, &oa);
+        run_ok(&c, 0, &b, &sb, &ob);
+        cr_assert_eq(a.n, 4);
+        for (int e = 0; e < 4; e++) expect_same(&a.rec[e], &b.rec[e]);
+        char name[64];
+        snprintf(name, sizeof name, "%s_%s", fpt_backend_name(c.backend),
+                 fpt_precision_name(c.precision));
+        check_resume(c, 2, name);
+    }
+}
+
 // The study's variants: the stage buffers of shrink_perturb (saved in the
 // checkpoint with the BN statistics) and partial_reset's own re-draw.
 Test(run, study_variants_resume_equals_uninterrupted) {
@@ -191,6 +221,37 @@ Test(run, no_flip_crops_without_mirroring) {
     const uint64_t h_plain = fpt_run_config_hash(&c, "t");
     c.flip = 1;
     cr_expect_eq(fpt_run_config_hash(&c, "t"), h_plain);
+}
+
+// The precision enters the configuration hash (bf16 changes the values);
+// the backend does not (it changes only their rounding, so a checkpoint can
+// resume on another backend: tested), and fp32 keeps the version-1 hash.
+Test(run, precision_enters_the_hash_backend_does_not) {
+    fpt_run_config c = small_config();
+    const uint64_t h = fpt_run_config_hash(&c, "t");
+    c.backend = FPT_BACKEND_BLAS;
+    cr_expect_eq(fpt_run_config_hash(&c, "t"), h);
+    c.backend = FPT_BACKEND_ONEDNN;
+    cr_expect_eq(fpt_run_config_hash(&c, "t"), h);
+    c.precision = FPT_PRECISION_BF16;
+    cr_expect_neq(fpt_run_config_hash(&c, "t"), h);
+    if (!fpt_backend_built(FPT_BACKEND_ONEDNN)) return;
+    // Stopped on one backend, resumed on the other: it continues.
+    char path[256];
+    snprintf(path, sizeof path, "%s/cross.ckpt", dir);
+    c = small_config();
+    c.backend = FPT_BACKEND_BLAS;
+    c.checkpoint_path = path;
+    c.checkpoint_every = 1;
+    trace first = {.stop_after = 2}, rest = {0};
+    fpt_run_state st;
+    fpt_run_outcome o;
+    run_ok(&c, 1, &first, &st, &o);
+    cr_assert_eq(o, FPT_RUN_STOPPED);
+    c.backend = FPT_BACKEND_ONEDNN;
+    run_ok(&c, 1, &rest, &st, &o);
+    cr_expect_eq(o, FPT_RUN_COMPLETED);
+    cr_expect_eq(rest.n, c.epochs - 2);
 }
 
 // The variant changes the trajectory, and so the configuration hash, while a

@@ -19,7 +19,7 @@
 static fpt_resnet *make(int stage_norm) {
     fpt_err err = {{0}};
     fpt_resnet *m;
-    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){2, CLASSES, 1, HW, stage_norm}, &err),
+    cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = 2, .num_classes = CLASSES, .in_channels = 1, .image_hw = HW, .stage_norm = stage_norm}, &err),
                  0, "%s", err.msg);
     fpt_resnet_init_params(m, SEED, 0, m->params);
     fpt_resnet_init_buffers(m, m->buffers);
@@ -116,9 +116,9 @@ Test(stage_norm, backward_equals_the_equivalent_plain_network) {
 Test(stage_norm, one_channel_28_pixel_geometry) {
     fpt_err err = {{0}};
     fpt_resnet *g, *c3;
-    cr_assert_eq(fpt_resnet_create(&g, &(fpt_resnet_arch){8, 10, 1, 28, 0}, &err), 0, "%s",
+    cr_assert_eq(fpt_resnet_create(&g, &(fpt_resnet_arch){.width = 8, .num_classes = 10, .in_channels = 1, .image_hw = 28, .stage_norm = 0}, &err), 0, "%s",
                  err.msg);
-    cr_assert_eq(fpt_resnet_create(&c3, &(fpt_resnet_arch){8, 10, 3, 28, 0}, &err), 0, "%s",
+    cr_assert_eq(fpt_resnet_create(&c3, &(fpt_resnet_arch){.width = 8, .num_classes = 10, .in_channels = 3, .image_hw = 28, .stage_norm = 0}, &err), 0, "%s",
                  err.msg);
     const int want[8] = {28, 28, 14, 14, 7, 7, 4, 4};
     for (int i = 0; i < 8; i++) cr_expect_eq(g->blocks[i].h_out, want[i], "block %d", i);

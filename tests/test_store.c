@@ -237,17 +237,17 @@ Test(store_schema, reopen_is_idempotent) {
 Test(store_schema, newer_version_refused) {
     fpt_store_close(open_store(g_db));
     sqlite3 *db = raw_open(g_db);
-    raw_exec(db, "PRAGMA user_version = 4");
+    raw_exec(db, "PRAGMA user_version = 5");
     sqlite3_close(db);
     fpt_err err = {{0}};
     fpt_store *s = (fpt_store *)1;
     cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), -1);
     cr_assert_null(s);
     assert_contains(err.msg, g_db);
-    assert_contains(err.msg, "schema version 4");
-    assert_contains(err.msg, "version 3");
+    assert_contains(err.msg, "schema version 5");
+    assert_contains(err.msg, "version 4");
     assert_contains(err.msg, "newer");
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 4, "the refused database was changed");
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 5, "the refused database was changed");
 }
 
 Test(store_schema, foreign_sqlite_database_refused) {
@@ -424,18 +424,18 @@ Test(store_jobs, start_finish_and_counts) {
     for (int i = 0; i < 6; i++) j[i] = job(s, e, "none", 0, i);
     job(s, other, "none", 0, 0);   // another experiment's job: not counted
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_store_job_start(s, j[0], 3, "node-a", &err), 0, "%s", err.msg);
-    cr_assert_eq(fpt_store_job_start(s, j[1], 4, NULL, &err), 0, "%s", err.msg);
-    cr_assert_eq(fpt_store_job_start(s, j[2], 5, "node-b", &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_job_start(s, j[0], 3, "node-a", NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_job_start(s, j[1], 4, NULL, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_job_start(s, j[2], 5, "node-b", NULL, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_store_job_finish(s, j[1], FPT_JOB_DONE, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_store_job_finish(s, j[2], FPT_JOB_DIVERGED, &err), 0, "%s", err.msg);
     cr_assert_eq(fpt_store_job_finish(s, j[3], FPT_JOB_FAILED, &err), 0, "%s", err.msg);
     // Wrong transitions are refused with the job's state in the message.
-    cr_assert_eq(fpt_store_job_start(s, j[1], 1, "n", &err), -1);
+    cr_assert_eq(fpt_store_job_start(s, j[1], 1, "n", NULL, &err), -1);
     assert_contains(err.msg, "is 'done', not pending");
     cr_assert_eq(fpt_store_job_finish(s, j[1], FPT_JOB_DONE, &err), -1);
     cr_assert_eq(fpt_store_job_finish(s, j[4], FPT_JOB_RUNNING, &err), -1);
-    cr_assert_eq(fpt_store_job_start(s, 9999, 1, "n", &err), -1);
+    cr_assert_eq(fpt_store_job_start(s, 9999, 1, "n", NULL, &err), -1);
     assert_contains(err.msg, "no such job");
 
     fpt_job_counts c;
@@ -467,7 +467,7 @@ Test(store_jobs, crashes_reach_failed_at_limit) {
     const int limit = 3;
     for (int k = 1; k <= limit; k++) {
         int failed = -1;
-        cr_assert_eq(fpt_store_job_start(s, j, k, "h", &err), 0, "crash %d: %s", k, err.msg);
+        cr_assert_eq(fpt_store_job_start(s, j, k, "h", NULL, &err), 0, "crash %d: %s", k, err.msg);
         cr_assert_eq(fpt_store_job_crash(s, j, limit, &failed, &err), 0, "%s", err.msg);
         cr_assert_eq(failed, k == limit, "crash %d", k);
         char q[160];
@@ -477,7 +477,7 @@ Test(store_jobs, crashes_reach_failed_at_limit) {
         cr_assert_eq(count_in(g_db, q), 1, "after crash %d", k);
     }
     // A failed job cannot be restarted or crash again.
-    cr_assert_eq(fpt_store_job_start(s, j, 1, "h", &err), -1);
+    cr_assert_eq(fpt_store_job_start(s, j, 1, "h", NULL, &err), -1);
     cr_assert_eq(fpt_store_job_crash(s, j, limit, NULL, &err), -1);
     assert_contains(err.msg, "is 'failed', not running");
     fpt_store_close(s);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "blas_setup.h"
 #include "checkpoint.h"
 #include "farm_proto.h"
@@ -119,8 +120,11 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fp
     char tag[256];
     fpt_train_spec_data_tag(&spec->base, tag, sizeof tag);
 
-    msg_request req = {{0}};
+    msg_request req = {{0}, {0}};
     gethostname(req.host, sizeof req.host - 1);
+    if (trained)   // what trains this worker's jobs, stored with each (jobs.compute)
+        snprintf(req.compute, sizeof req.compute, "%s",
+                 fpt_backend_describe(spec->base.run.backend, spec->base.run.precision));
     int rc = 0;
     for (;;) {
         MPI_Send(&req, sizeof req, MPI_BYTE, 0, TAG_REQUEST, MPI_COMM_WORLD);

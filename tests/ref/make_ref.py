@@ -47,6 +47,18 @@ Records, in this order:
   lr_step, lr_sgdr, lr_cosine  f64 [20]  lr of epochs 0..19, base lr 0.1:
         StepLR(3, 0.1); CosineAnnealingWarmRestarts(T_0=4, T_mult=2,
         eta_min=1e-3); CosineAnnealingLR(T_max=10, eta_min=0)
+  step_params   f32   (S, total)   the float64 trajectory: parameters before
+  step_velocity f32   (S, total)   each SGD step and the momentum buffers
+                                    (zero before the first), so that each
+                                    step can be checked on its own: errors
+                                    compound chaotically over steps (a 1e-6
+                                    relative change of the parameters changed
+                                    a gradient by 56% four steps later)
+  bf16_logits   f32   (N,C)        PyTorch's own bf16 CPU autocast, from the
+  bf16_loss     f64   [1]          float32 params and input: train-mode
+  bf16_grads    f32   [total]      forward, loss, fp32 parameter gradients,
+  bf16_running  f32   [sum 2*C_bn] running statistics (channels_last, as
+                                    the benchmarks run it)
 """
 import copy
 import os
@@ -224,7 +236,12 @@ def main():
     m2.train()
     opt = torch.optim.SGD(m2.parameters(), lr=lr, momentum=mom, weight_decay=wd)
     step_losses = []
+    step_params, step_velocity = [], []
     for s in range(S):
+        step_params.append(flat_params(m2).clone())
+        step_velocity.append(torch.cat([
+            opt.state[p]["momentum_buffer"].reshape(-1) if "momentum_buffer" in opt.state[p]
+            else torch.zeros(p.numel(), dtype=torch.float64) for p in m2.parameters()]))
         opt.zero_grad()
         l = F.cross_entropy(m2(step_x[s].double()), step_y[s])
         step_losses.append(l.item())
@@ -232,6 +249,18 @@ def main():
         opt.step()
     params_after = flat_params(m2)
     running_after = flat_running(m2)
+
+    # 4. PyTorch's bf16 autocast on the same float32 parameters and input.
+    mb = ResNet18(width, classes).to(memory_format=torch.channels_last)
+    torch.nn.utils.vector_to_parameters(params0, mb.parameters())
+    mb.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bl = mb(x.to(memory_format=torch.channels_last))
+        bloss = F.cross_entropy(bl.float(), y)
+    mb.zero_grad()
+    bloss.backward()
+    bgrads = torch.cat([p.grad.reshape(-1).float() for _, p in mb.named_parameters()])
+    brunning = flat_running(mb).float()
 
     with open(out_path, "wb") as f:
         w = RefWriter(f)
@@ -255,6 +284,12 @@ def main():
         w.rec("lr_step", DT_F64, lr_schedule("step"))
         w.rec("lr_sgdr", DT_F64, lr_schedule("sgdr"))
         w.rec("lr_cosine", DT_F64, lr_schedule("cosine"))
+        w.rec("step_params", DT_F32, torch.stack(step_params))
+        w.rec("step_velocity", DT_F32, torch.stack(step_velocity))
+        w.rec("bf16_logits", DT_F32, bl.float())
+        w.rec("bf16_loss", DT_F64, [bloss.item()])
+        w.rec("bf16_grads", DT_F32, bgrads)
+        w.rec("bf16_running", DT_F32, brunning)
         w.end()
 
     total = sum(sizes)
@@ -263,6 +298,7 @@ def main():
     print("w=64 param count check: %d OK" % n64)
     print("loss = %.17g" % loss.item())
     print("step_losses = " + ", ".join("%.10g" % v for v in step_losses))
+    print("bf16 autocast loss = %.10g (float64: %.10g)" % (bloss.item(), loss.item()))
     print("records: " + ", ".join("%s%s" % (n, list(s)) for n, s in w.names))
     print("wrote %s (%d bytes)" % (out_path, os.path.getsize(out_path)))
 
