@@ -3,6 +3,8 @@
 #   make              build build/fptfarm and the library
 #   make test         build and run the Criterion test suite
 #   make test-asan    the same under AddressSanitizer + UBSan (in build-asan/)
+#   make test-portable  the blas-only build (DNN=none, in build-portable/):
+#                     the network and command-line tests
 #   make bench        performance tables: training against PyTorch (needs
 #                     python3-torch), the farm, the analysis
 #   make validate     C training vs PyTorch, statistically (needs python3-torch;
@@ -130,7 +132,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan bench demo demo-adaptive clean install uninstall
+.PHONY: all test test-asan test-portable bench demo demo-adaptive clean install uninstall
 all: $(BUILD)/fptfarm $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h common/backend/*.h)
@@ -176,6 +178,15 @@ test: $(BUILD)/test_fptfarm $(BUILD)/fptfarm
 test-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# The portable build (DNN=none: the blas backend only), in build-portable/:
+# what a cluster without oneDNN gets.  The PyTorch-dump tests, determinism,
+# the run loop and the command line (which must refuse --backend onednn in
+# one line).  CI runs it after `make test`.
+test-portable:
+	$(MAKE) BUILD=build-portable DNN=none build-portable/test_fptfarm build-portable/fptfarm
+	FPTFARM=build-portable/fptfarm OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
+	  build-portable/test_fptfarm --jobs 1 --filter '@(resnet_ref|determinism|batch|run|cli)/*'
 
 bench: $(BENCH_BIN) $(BUILD)/fptfarm
 	bash bench/run.sh $(BUILD)
@@ -242,7 +253,7 @@ uninstall:
 	rm -rf $(SHARE)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-portable
 
 # ---- fuzzing (tests/fuzz/README.md) --------------------------------------------
 #   make fuzz [FUZZ_SECONDS=600]   each fuzzer for that long: the long campaigns,

@@ -426,17 +426,12 @@ static int open_input(source *s, const char *path, fpt_err *err) {
                  path, (long long)objects);
         goto fail;
     }
-    if (prepare_all(s, s->st, src_sql, S_COUNT, err)) goto fail;
-    if (version < 4) {   // no jobs.compute yet: NULL in its place
-        sqlite3_finalize(s->st[S_JOBS]);
-        s->st[S_JOBS] = NULL;
-        if (sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS_V3 ", NULL FROM jobs j WHERE "
-                                      "j.experiment_id = ?1 ORDER BY j.id",
-                               -1, &s->st[S_JOBS], NULL) != SQLITE_OK) {
-            src_fail(s, "reading the jobs", err);
-            goto fail;
-        }
-    }
+    const char *sql[S_COUNT];
+    memcpy(sql, src_sql, sizeof sql);
+    if (version < 4)   // no jobs.compute yet: NULL in its place
+        sql[S_JOBS] = "SELECT " JOB_COLUMNS_V3 ", NULL FROM jobs j WHERE j.experiment_id = ?1 "
+                      "ORDER BY j.id";
+    if (prepare_all(s, s->st, sql, S_COUNT, err)) goto fail;
     return 0;
 fail:
     close_source(s);

@@ -303,6 +303,27 @@ Test(farm, missing_dataset_leaves_the_database_untouched) {
     cr_expect_eq(system(cmd), 0, "the error names the missing directory");
 }
 
+// A backend or precision that cannot run is refused by the coordinator
+// before the database or the checkpoint directory exists: one line naming
+// the spec, exit 1.
+Test(farm, impossible_backend_or_precision_writes_nothing) {
+    char bad[256], db[256], cmd[700];
+    snprintf(bad, sizeof bad, "%s/bf16.ini", dir);
+    snprintf(db, sizeof db, "%s/bf16.db", dir);
+    FILE *f = fopen(bad, "w");
+    fprintf(f, "[experiment]\nname = bf16\nseeds = 1\ndataset = synthetic\nwidth = 2\n"
+               "epochs = 1\nbackend = blas\nprecision = bf16\n[none]\n");
+    fclose(f);
+    cr_assert_eq(finish(start(2, bad, db), 60), 1);
+    cr_expect_neq(access(db, F_OK), 0, "%s was created", db);
+    snprintf(cmd, sizeof cmd, "%s.ckpt", db);
+    cr_expect_neq(access(cmd, F_OK), 0, "%s was created", cmd);
+    snprintf(cmd, sizeof cmd,
+             "test $(grep -c '^fptfarm: ' %s/mpirun.log) -eq 1 && "
+             "grep -q '%s: precision bf16 needs the onednn backend' %s/mpirun.log", dir, bad, dir);
+    cr_expect_eq(system(cmd), 0, "expected one line naming the spec (see %s/mpirun.log)", dir);
+}
+
 // --shard I/N: the shards run disjoint jobs (index i % N == I, spec order)
 // that together, merged by `fptfarm merge`, are the whole campaign.
 Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {

@@ -35,6 +35,9 @@
 // functions in the "shim" section below, and a 3.x build stops there with a
 // clear error until they are ported (deploy/README.md).
 #include <assert.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +208,7 @@ typedef struct shape_plan {         // per activation shape (C, h)
 
 typedef struct net_plan {
     int N;                          // 0: empty slot
+    int threads;                    // OpenMP threads when made: scratchpads are booked for them
     unsigned long last_use;
     md_t in_user, in;               // input images: NCHW fp32 and the stem's layout
     dnnl_primitive_t in_reorder;
@@ -604,9 +608,17 @@ static int weights_layout(onednn_state *s, weights_cache *w, const fpt_convbn *c
 static int on_prepare(void *state, int N, fpt_err *err) {
     onednn_state *s = state;
     if (on_status(s, err)) return -1;
+    // A plan made for another thread count is remade: oneDNN books each
+    // primitive's scratchpad for the threads there were at its creation.
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;   // the fuzzing build: no OpenMP of ours
+#endif
     net_plan *P = NULL, *victim = &s->plan[0];
     for (int i = 0; i < PLAN_SLOTS; i++) {
-        if (s->plan[i].N == N) P = &s->plan[i];
+        if (s->plan[i].N == N && s->plan[i].threads == threads) P = &s->plan[i];
+        else if (s->plan[i].N == N) free_plan(&s->plan[i]);
         if (s->plan[i].last_use < victim->last_use) victim = &s->plan[i];
     }
     fpt_resnet *m = s->m;
@@ -618,6 +630,7 @@ static int on_prepare(void *state, int N, fpt_err *err) {
             free_plan(P);
             return fpt_err_prefix(err, "plans for batch %d: ", N);
         }
+        P->threads = threads;
         // The spare activation also holds a weight gradient before its reorder.
         size_t spare = 0;
         for (int i = 0; i < P->n_shapes; i++)
