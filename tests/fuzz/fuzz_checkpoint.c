@@ -41,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     fpt_err err;
-    if (fpt_resnet_create(&model, &(fpt_resnet_arch){FUZZ_CKPT_WIDTH, FUZZ_CKPT_CLASSES, 3, FUZZ_CKPT_HW, 0}, &err) ||
+    if (fpt_resnet_create(&model, &(fpt_resnet_arch){.width = FUZZ_CKPT_WIDTH, .num_classes = FUZZ_CKPT_CLASSES, .in_channels = 3, .image_hw = FUZZ_CKPT_HW, .stage_norm = 0}, &err) ||
         fpt_sgd_create(&opt, model->n_params, 0.9, 0.0, &err)) {
         fprintf(stderr, "fuzz: cannot make the model: %s\n", err.msg);
         exit(2);

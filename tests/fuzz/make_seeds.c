@@ -42,7 +42,7 @@ static void checkpoints(const char *dir) {
     fpt_err err;
     fpt_resnet *m;
     fpt_sgd opt;
-    if (fpt_resnet_create(&m, &(fpt_resnet_arch){FUZZ_CKPT_WIDTH, FUZZ_CKPT_CLASSES, 3, FUZZ_CKPT_HW, 0}, &err) ||
+    if (fpt_resnet_create(&m, &(fpt_resnet_arch){.width = FUZZ_CKPT_WIDTH, .num_classes = FUZZ_CKPT_CLASSES, .in_channels = 3, .image_hw = FUZZ_CKPT_HW, .stage_norm = 0}, &err) ||
         fpt_sgd_create(&opt, m->n_params, 0.9, 0.0, &err))
         die("model", &err);
     fpt_resnet_init_params(m, 7, 0, m->params);
