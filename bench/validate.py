@@ -15,7 +15,8 @@ block of seeds, so all samples are independent.
 ARMS.  An arm is an implementation and its extra arguments, written IMPL[:ARGS]:
   c                        `fptfarm train ...` (the binary given by --fptfarm)
   c:--batch 32             the same, with extra `fptfarm train` arguments appended
-                           (later: c:--precision bf16, once fptfarm train has it)
+                           (c:--backend blas, c:--precision bf16: fptfarm's
+                           backends and precisions against each other)
   torch                    this file's `torch-train` subcommand (PyTorch)
   torch:--dtype float64    the same, with extra torch-train options (--dtype
                            float32|float64, --memory-format channels_last|contiguous)
