@@ -4,6 +4,7 @@
 #include "hash.h"
 #include "memory.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -24,15 +25,18 @@
 
 #define CKPT_MAGIC "FPTCKPT"   // 7 characters + the NUL = 8 bytes in the file
 #define CKPT_MAGIC_BYTES 8
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 #define CKPT_PREAMBLE 16       // magic, uint32 version, uint32 header bytes
 // config_hash 8, epoch .. n_targets 5 * 4, fpt 8 * 4, width, num_classes,
-// image_hw 3 * 4, n_params 8, n_buffers 8.
-#define CKPT_HEADER (8 + 5 * 4 + FPT_MAX_TARGETS * 4 + 3 * 4 + 8 + 8)
-#define CKPT_PREFIX (CKPT_PREAMBLE + CKPT_HEADER)   // where the arrays start
+// image_hw 3 * 4, n_params 8, n_buffers 8; version 2 adds owner_db 16 and
+// owner_job 8.
+#define CKPT_HEADER_V1 (8 + 5 * 4 + FPT_MAX_TARGETS * 4 + 3 * 4 + 8 + 8)
+#define CKPT_HEADER (CKPT_HEADER_V1 + 16 + 8)
+#define CKPT_PREFIX (CKPT_PREAMBLE + CKPT_HEADER)   // where the arrays start (version 2)
 #define CKPT_HASH 8
 
-_Static_assert(CKPT_HEADER == 88, "header size is part of format version 1");
+_Static_assert(CKPT_HEADER_V1 == 88, "header size is part of format version 1");
+_Static_assert(CKPT_HEADER == 112, "header size is part of format version 2");
 
 // The trailing FNV-1a hash (hash.h) detects accidental damage (torn copies,
 // bit rot), not tampering.
@@ -98,10 +102,14 @@ static void encode_prefix(unsigned char out[CKPT_PREFIX], const ckpt_header *h) 
     p = put_i32(p, h->image_hw);
     p = put_u64(p, h->n_params);
     p = put_u64(p, h->n_buffers);
+    memcpy(p, h->st.owner_db, 16);
+    p += 16;
+    p = put_u64(p, (uint64_t)h->st.owner_job);
 }
 
-// The header fields after the preamble (magic, version, size: checked by the caller).
-static void decode_header(const unsigned char in[CKPT_PREFIX], ckpt_header *h) {
+// The header fields after the preamble (magic, version, size: checked by the
+// caller); a version-1 header (v1 = 1) has no owner, left zero.
+static void decode_header(const unsigned char *in, int v1, ckpt_header *h) {
     const unsigned char *p = in + CKPT_PREAMBLE;
     memset(h, 0, sizeof *h);
     h->st.config_hash = get_u64(p), p += 8;
@@ -115,7 +123,10 @@ static void decode_header(const unsigned char in[CKPT_PREFIX], ckpt_header *h) {
     h->num_classes = get_i32(p), p += 4;
     h->image_hw = get_i32(p), p += 4;
     h->n_params = get_u64(p), p += 8;
-    h->n_buffers = get_u64(p);
+    h->n_buffers = get_u64(p), p += 8;
+    if (v1) return;
+    memcpy(h->st.owner_db, p, 16), p += 16;
+    h->st.owner_job = (int64_t)get_u64(p);
 }
 
 // A state that cannot come from a run.  Checked on save too, so that a run
@@ -313,14 +324,15 @@ fail: {
 
 // ---- load -----------------------------------------------------------------
 
-int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_sgd *opt,
-                        fpt_err *err) {
-    if (opt->n != m->n_params)
-        return fpt_fail(err, "%s: optimizer has %zu momentum values but the model has %zu "
-                        "parameters", path, opt->n, m->n_params);
+// Reads the whole of a checkpoint and verifies what needs no model: magic,
+// version, sizes, the hash, the run state.  On success *buf (malloc'ed, the
+// whole file) and *arrays (where the arrays start in it) are the caller's.
+static int read_verified(const char *path, ckpt_header *h, unsigned char **buf, size_t *arrays,
+                         fpt_err *err) {
+    *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fpt_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
+    unsigned char *b = NULL;
     int rc = -1;
     struct stat sb;
     if (fstat(fd, &sb) < 0) {
@@ -349,39 +361,45 @@ int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_
         fpt_fail(err, "%s: not a checkpoint (bad magic: expected \"%s\\0\")", path, CKPT_MAGIC);
         goto out;
     }
-    if (fsize < CKPT_PREFIX + CKPT_HASH) {
+    if (fsize < CKPT_PREAMBLE + CKPT_HEADER_V1 + CKPT_HASH) {
         fpt_fail(err, "%s: truncated: %" PRIu64 " bytes, less than the %d bytes of header and "
-                 "hash alone", path, fsize, CKPT_PREFIX + CKPT_HASH);
+                 "hash alone", path, fsize, CKPT_PREAMBLE + CKPT_HEADER_V1 + CKPT_HASH);
         goto out;
     }
     const uint32_t version = get_u32(head + 8), hbytes = get_u32(head + 12);
-    if (version != CKPT_VERSION) {
-        fpt_fail(err, "%s: unsupported checkpoint version %" PRIu32 " (this build reads version "
-                 "%u)", path, version, CKPT_VERSION);
+    if (version != CKPT_VERSION && version != 1) {
+        fpt_fail(err, "%s: unsupported checkpoint version %" PRIu32 " (this build reads versions "
+                 "1 and %u)", path, version, CKPT_VERSION);
         goto out;
     }
-    if (hbytes != CKPT_HEADER) {
-        fpt_fail(err, "%s: header is %" PRIu32 " bytes, version %u has %d", path, hbytes,
-                 CKPT_VERSION, CKPT_HEADER);
+    const uint32_t want_h = version == 1 ? CKPT_HEADER_V1 : CKPT_HEADER;
+    if (hbytes != want_h) {
+        fpt_fail(err, "%s: header is %" PRIu32 " bytes, version %" PRIu32 " has %" PRIu32, path,
+                 hbytes, version, want_h);
         goto out;
     }
-    ckpt_header h;
-    decode_header(head, &h);
+    const size_t prefix = CKPT_PREAMBLE + want_h;
+    if (fsize < prefix + CKPT_HASH) {
+        fpt_fail(err, "%s: truncated: %" PRIu64 " bytes, less than the %zu bytes of header and "
+                 "hash alone", path, fsize, prefix + CKPT_HASH);
+        goto out;
+    }
+    decode_header(head, version == 1, h);
 
     // Expected size from the header, without overflow (the counts are not
     // yet verified by the hash: a damaged count must give an error, not a
     // wrapped size).
     const uint64_t limit = UINT64_MAX / 16;   // 4 bytes * (2 n_params + n_buffers) fits below
-    if (h.n_params > limit || h.n_buffers > limit) {
+    if (h->n_params > limit || h->n_buffers > limit) {
         fpt_fail(err, "%s: header claims %" PRIu64 " parameters and %" PRIu64 " buffer values "
-                 "(file corrupt)", path, h.n_params, h.n_buffers);
+                 "(file corrupt)", path, h->n_params, h->n_buffers);
         goto out;
     }
-    const uint64_t expect = CKPT_PREFIX + 4 * (2 * h.n_params + h.n_buffers) + CKPT_HASH;
+    const uint64_t expect = prefix + 4 * (2 * h->n_params + h->n_buffers) + CKPT_HASH;
     if (fsize != expect) {
         fpt_fail(err, "%s: file is %" PRIu64 " bytes, but its header (%" PRIu64 " parameters, "
                  "%" PRIu64 " buffer values) makes it %" PRIu64 " (%s)", path, fsize,
-                 h.n_params, h.n_buffers, expect,
+                 h->n_params, h->n_buffers, expect,
                  fsize < expect ? "truncated" : "extra bytes at the end");
         goto out;
     }
@@ -397,31 +415,74 @@ int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_
         fpt_err_prefix(err, "%s: ", path);
         goto out;
     }
-    buf = malloc(total);
-    if (!buf) {
+    b = malloc(total);
+    if (!b) {
         fpt_fail(err, "%s: out of memory reading %.1f MiB", path,
                  (double)total / (1024.0 * 1024.0));
         goto out;
     }
-    memcpy(buf, head, CKPT_PREFIX);
-    got = read_all(fd, buf + CKPT_PREFIX, total - CKPT_PREFIX);
+    memcpy(b, head, have);
+    got = read_all(fd, b + have, total - have);
     if (got < 0) {
         fpt_fail(err, "%s: read failed: %s", path, strerror(errno));
         goto out;
     }
-    if ((size_t)got != total - CKPT_PREFIX) {
+    if ((size_t)got != total - have) {
         fpt_fail(err, "%s: file shrank while reading (%zu of %zu bytes)", path,
-                 CKPT_PREFIX + (size_t)got, total);
+                 have + (size_t)got, total);
         goto out;
     }
-    const uint64_t stored = get_u64(buf + total - CKPT_HASH);
-    const uint64_t computed = fpt_fnv1a(FPT_FNV1A_INIT, buf, total - CKPT_HASH);
+    const uint64_t stored = get_u64(b + total - CKPT_HASH);
+    const uint64_t computed = fpt_fnv1a(FPT_FNV1A_INIT, b, total - CKPT_HASH);
     if (stored != computed) {
         fpt_fail(err, "%s: checksum mismatch, file corrupt (stored FNV-1a hash %016" PRIx64
                  ", computed %016" PRIx64 ")", path, stored, computed);
         goto out;
     }
+    if (check_state(&h->st, err) < 0) {
+        fpt_err_prefix(err, "%s: invalid run state: ", path);
+        goto out;
+    }
+    *buf = b, b = NULL;
+    *arrays = prefix;
+    rc = 0;
+out:
+    free(b);
+    close(fd);   // read-only: a close error cannot lose data
+    return rc;
+}
 
+int fpt_checkpoint_peek(const char *path, fpt_run_state *st, fpt_err *err) {
+    ckpt_header h;
+    unsigned char *buf;
+    size_t arrays;
+    if (read_verified(path, &h, &buf, &arrays, err)) return -1;
+    free(buf);
+    *st = h.st;
+    return 0;
+}
+
+int fpt_checkpoint_owner_parse(const char *hex, uint8_t out[16]) {
+    if (strlen(hex) != 32) return -1;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_sgd *opt,
+                        fpt_err *err) {
+    if (opt->n != m->n_params)
+        return fpt_fail(err, "%s: optimizer has %zu momentum values but the model has %zu "
+                        "parameters", path, opt->n, m->n_params);
+    ckpt_header h;
+    unsigned char *buf;
+    size_t arrays;
+    if (read_verified(path, &h, &buf, &arrays, err)) return -1;
     if (h.n_params != m->n_params || h.n_buffers != m->n_buffers || h.width != m->width ||
         h.num_classes != m->num_classes || h.image_hw != m->image_hw) {
         char what[160];
@@ -437,26 +498,19 @@ int fpt_checkpoint_load(const char *path, fpt_run_state *st, fpt_resnet *m, fpt_
                  "x%" PRId32 " images; model: width %d, %d classes, %dx%d images", path, what,
                  h.width, h.num_classes, h.image_hw, h.image_hw, m->width, m->num_classes,
                  m->image_hw, m->image_hw);
-        goto out;
+        free(buf);
+        return -1;
     }
-    if (check_state(&h.st, err) < 0) {
-        fpt_err_prefix(err, "%s: invalid run state: ", path);
-        goto out;
-    }
-
     // Every check passed: only now touch the caller's model and optimizer.
-    const unsigned char *p = buf + CKPT_PREFIX;
+    const unsigned char *p = buf + arrays;
     memcpy(m->params, p, sizeof(float) * m->n_params);
     p += sizeof(float) * m->n_params;
     memcpy(m->buffers, p, sizeof(float) * m->n_buffers);
     p += sizeof(float) * m->n_buffers;
     memcpy(opt->velocity, p, sizeof(float) * m->n_params);
     *st = h.st;
-    rc = 0;
-out:
     free(buf);
-    close(fd);   // read-only: a close error cannot lose data
-    return rc;
+    return 0;
 }
 
 void fpt_checkpoint_remove_temporaries(const char *path) {

@@ -202,37 +202,59 @@ static int file_exists(const char *path) {
     return stat(path, &sb) == 0;
 }
 
+// The model, optimizer and batch buffers of a run of c on d.
+static int alloc_buffers(const fpt_run_config *c, const fpt_dataset *d, run_buffers *b,
+                         fpt_err *err) {
+    const int B = c->batch;
+    if (d->height != d->width)
+        return fpt_fail(err, "images of %dx%d pixels: the network takes square images only",
+                        d->height, d->width);
+    const fpt_resnet_arch arch = {
+        .width = c->width, .num_classes = c->num_classes, .in_channels = d->channels,
+        .image_hw = d->height, .stage_norm = fpt_protocol_needs_stage_norm(&c->protocol),
+        .backend = c->backend, .precision = c->precision};
+    if (fpt_resnet_create(&b->m, &arch, err) ||
+        fpt_sgd_create(&b->opt, b->m->n_params, c->momentum, c->weight_decay, err))
+        return -1;
+    b->x = fpt_calloc((size_t)B * d->image_bytes, sizeof(float), "batch images", err);
+    b->y = b->x ? fpt_calloc((size_t)B, sizeof(int32_t), "batch labels", err) : NULL;
+    b->idx = b->y ? fpt_calloc((size_t)B, sizeof(int), "test indices", err) : NULL;
+    b->order = b->idx ? fpt_calloc((size_t)d->train.n, sizeof(int), "data order", err) : NULL;
+    b->scratch = b->order ? fpt_calloc(b->m->n_params, sizeof(float), "perturbation draw", err)
+                          : NULL;
+    b->chosen = b->scratch ? fpt_calloc(b->m->n_params, 1, "partial_reset selection", err) : NULL;
+    return b->chosen ? 0 : -1;
+}
+
+int fpt_run_check_setup(const fpt_run_config *c, const fpt_dataset *d, fpt_err *err) {
+    if (fpt_run_config_check(c, d, err)) return -1;
+    run_buffers b = {0};
+    // One training step on a zero batch: what the backend allocates for a
+    // batch (activations, plans, workspace) is allocated and checked too.
+    int rc = alloc_buffers(c, d, &b, err);
+    if (rc == 0) {
+        fpt_resnet_init_params(b.m, c->seed, 0, b.m->params);
+        fpt_resnet_init_buffers(b.m, b.m->buffers);
+        rc = fpt_resnet_forward(b.m, b.x, c->batch, 1, err);
+        if (rc == 0) (void)fpt_resnet_backward(b.m, b.y, NULL);
+    }
+    free_buffers(&b);
+    return rc;
+}
+
 int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_tag, int resume,
             fpt_epoch_fn on_epoch, void *ctx, fpt_run_state *state, fpt_run_outcome *outcome,
             fpt_err *err) {
     if (fpt_run_config_check(c, d, err)) return -1;
     run_buffers b = {0};
     int rc = -1;
-    const int B = c->batch;
     fpt_run_state st = {0};
     st.config_hash = fpt_run_config_hash(c, dataset_tag);
     st.n_targets = c->n_targets;
+    memcpy(st.owner_db, c->owner_db, sizeof st.owner_db);
+    st.owner_job = c->owner_job;
 
-    if (d->height != d->width) {
-        fpt_fail(err, "images of %dx%d pixels: the network takes square images only",
-                 d->height, d->width);
-        goto done;
-    }
-    const fpt_resnet_arch arch = {
-        .width = c->width, .num_classes = c->num_classes, .in_channels = d->channels,
-        .image_hw = d->height, .stage_norm = fpt_protocol_needs_stage_norm(&c->protocol),
-        .backend = c->backend, .precision = c->precision};
-    if (fpt_resnet_create(&b.m, &arch, err) ||
-        fpt_sgd_create(&b.opt, b.m->n_params, c->momentum, c->weight_decay, err))
-        goto done;
-    b.x = fpt_calloc((size_t)B * d->image_bytes, sizeof(float), "batch images", err);
-    b.y = b.x ? fpt_calloc((size_t)B, sizeof(int32_t), "batch labels", err) : NULL;
-    b.idx = b.y ? fpt_calloc((size_t)B, sizeof(int), "test indices", err) : NULL;
-    b.order = b.idx ? fpt_calloc((size_t)d->train.n, sizeof(int), "data order", err) : NULL;
-    b.scratch = b.order ? fpt_calloc(b.m->n_params, sizeof(float), "perturbation draw", err)
-                        : NULL;
-    b.chosen = b.scratch ? fpt_calloc(b.m->n_params, 1, "partial_reset selection", err) : NULL;
-    if (!b.chosen) goto done;
+    if (alloc_buffers(c, d, &b, err)) goto done;
 
     if (resume && c->checkpoint_path && file_exists(c->checkpoint_path)) {
         fpt_run_state saved;
@@ -241,6 +263,12 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
             fpt_fail(err, "%s: checkpoint belongs to a different configuration (model, "
                           "data, optimizer, protocol or seed changed); remove it to start over",
                      c->checkpoint_path);
+            goto done;
+        }
+        if (memcmp(saved.owner_db, st.owner_db, sizeof st.owner_db) != 0 ||
+            saved.owner_job != st.owner_job) {
+            fpt_fail(err, "%s: checkpoint of another database or job (job %lld); remove it to "
+                          "start over", c->checkpoint_path, (long long)saved.owner_job);
             goto done;
         }
         if (saved.n_targets != c->n_targets) {

@@ -41,6 +41,8 @@ typedef struct fpt_run_config {
     fpt_precision precision;       // fp32 or bf16 (mixed precision)
     const char *checkpoint_path;   // NULL: no checkpoints
     int checkpoint_every;          // epochs; 0: only when stopped
+    uint8_t owner_db[16];          // written into checkpoints (fpt_run_state); resume
+    int64_t owner_job;             // refuses a checkpoint of another owner
 } fpt_run_config;
 
 typedef struct fpt_epoch_record {
@@ -74,6 +76,11 @@ int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err 
 // Hash of everything that determines the trajectory's values (not epochs,
 // targets, thread count or checkpointing), plus a tag of the dataset.
 uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag);
+
+// Everything a run of c on d needs before its first epoch (configuration,
+// model, optimizer, buffers, one training step's memory), allocated, checked
+// and freed: a farm checks its setup once before any job starts.
+int fpt_run_check_setup(const fpt_run_config *c, const fpt_dataset *d, fpt_err *err);
 
 // Runs (or, with resume and an existing checkpoint, continues) the run.
 // *state receives the final state (epochs done, first passages).

@@ -1,9 +1,18 @@
-// store.h — the SQLite results database (results/schema.sql, version 3).
+// store.h — the SQLite results database (results/schema.sql, version 5).
 //
 // One fpt_store wraps one connection with every statement prepared once.
-// Settings: PRAGMA foreign_keys=ON, synchronous=FULL, busy_timeout, and a
-// rollback journal (journal_mode=DELETE) unless the options ask for WAL with
-// locking_mode=EXCLUSIVE (one writer process, e.g. the farm's coordinator).
+// Settings: PRAGMA foreign_keys=ON, synchronous=FULL, a busy handler that
+// backs off and retries, and the journal mode the options ask for (readers
+// leave it as the database has it).
+//
+// What is refused on open, with one line and nothing written: an empty path
+// or ":memory:" (SQLite would give a temporary database and discard it),
+// files that are not SQLite databases, SQLite databases of another program
+// (application_id, or for databases of fptfarm before version 5 their tables
+// compared with the schema that version had), newer schema versions, and a
+// database that fails PRAGMA quick_check.  Older fptfarm databases are
+// upgraded in place (one transaction: the new version or the database as it
+// was).
 //
 // Every write runs in a transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on
 // error).  Calls nest: inside fpt_store_begin/commit the functions below use
@@ -22,17 +31,45 @@
 #include "error.h"
 #include "run.h"
 
-#define FPT_STORE_SCHEMA_VERSION 4
+#define FPT_STORE_SCHEMA_VERSION 5
+// PRAGMA application_id of fptfarm's databases from version 5 on: "FPTF".
+#define FPT_STORE_APPLICATION_ID 0x46505446
 
 // The schema: results/schema.sql, compiled in by the Makefile.
 extern const char fpt_store_schema_sql[];
 
 typedef struct fpt_store fpt_store;
 
+// The journal: WAL lets readers (the sqlite3 shell, a notebook, fptfarm
+// status/fit/plot) read a live database without ever blocking its writer,
+// but needs shared memory between the processes, which network filesystems
+// (NFS, Lustre, GPFS, CIFS, ...) do not give: there the rollback journal is
+// used, and a reader's open transaction makes the writer wait (it waits and
+// retries; it never fails for a reader).  See README "Reliability".
+typedef enum fpt_journal {
+    FPT_JOURNAL_KEEP,     // leave the database's mode (readers, import, merge)
+    FPT_JOURNAL_AUTO,     // WAL on a local filesystem, rollback elsewhere
+    FPT_JOURNAL_WAL,
+    FPT_JOURNAL_DELETE,   // the rollback journal
+} fpt_journal;
+
+// Called while a statement waits for another process's lock, about once a
+// second: waited is the seconds so far.  Returns 0 to keep waiting.
+typedef int (*fpt_store_wait_fn)(void *ctx, double waited);
+
 typedef struct fpt_store_options {
-    int wal_exclusive;     // 1: journal_mode=WAL + locking_mode=EXCLUSIVE
-    int busy_timeout_ms;   // <= 0: 5000
+    int wal_exclusive;     // 1: journal_mode=WAL + locking_mode=EXCLUSIVE (one process)
+    int busy_timeout_ms;   // how long to wait for a lock: 0: 30000; < 0: for ever
+    fpt_journal journal;
+    fpt_store_wait_fn on_wait;   // may be NULL
+    void *wait_ctx;
 } fpt_store_options;
+
+// The journal mode AUTO picks for a database at path (in the directory that
+// will hold it): FPT_JOURNAL_WAL or FPT_JOURNAL_DELETE, and *fs (may be NULL)
+// names the filesystem type ("nfs", "ext4/xfs/...: local", ...).
+fpt_journal fpt_store_journal_for(const char *path, const char **fs);
+const char *fpt_store_journal_name(fpt_journal j);
 
 // Opens path.  create=1: create the file if missing and the schema if the
 // database is empty.  create=0: the file must exist and hold the schema.
@@ -47,6 +84,32 @@ const char *fpt_store_path(const fpt_store *s);
 // The connection, for the store's own modules (store_fit.c) only.
 struct sqlite3;
 struct sqlite3 *fpt_store_sqlite(fpt_store *s);
+
+// The database's identity (results/schema.sql, table farm): 32 hex digits.
+const char *fpt_store_database_id(const fpt_store *s);
+
+// A read transaction: every read until fpt_store_snapshot_end sees the
+// database as it was at the first one (a live campaign's commits wait, in
+// rollback mode, or go on beside it, in WAL mode).  Not inside a write.
+int fpt_store_snapshot_begin(fpt_store *s, fpt_err *err);
+void fpt_store_snapshot_end(fpt_store *s);
+
+// ---- the writer's lease (table lease) ----------------------------------------
+// One process writes a database at a time: `fptfarm run`'s coordinator for
+// its whole session, import and merge for their transaction.  Take refuses,
+// naming the holder (command, host, pid, since when), while the holder lives:
+// on this machine (same /proc/sys/kernel/random/boot_id) while its pid runs
+// with the same start time; from another machine while its heartbeat is
+// younger than FPT_LEASE_STALE_S.  A holder that is gone is taken over and
+// *taken_over (may be NULL) describes it.  Renew (inside a write
+// transaction, or in one of its own) proves the lease is still this
+// process's and refreshes its heartbeat: it fails if another process took it.
+#define FPT_LEASE_HEARTBEAT_S 10
+#define FPT_LEASE_STALE_S 60
+int fpt_store_lease_take(fpt_store *s, const char *command, char *taken_over, size_t cap,
+                         fpt_err *err);
+int fpt_store_lease_renew(fpt_store *s, fpt_err *err);
+void fpt_store_lease_release(fpt_store *s);   // no-op when not held
 
 // Explicit transaction around several calls (nestable: inner levels are
 // savepoints).  rollback undoes the innermost level and never fails.
@@ -88,6 +151,26 @@ int fpt_store_job_start(fpt_store *s, int64_t job_id, int worker, const char *ho
                         const char *compute, fpt_err *err);
 // pending|running -> done, diverged or failed, with finished_at.
 int fpt_store_job_finish(fpt_store *s, int64_t job_id, fpt_job_state final, fpt_err *err);
+// Reopens an experiment's failed jobs: with retry_all, every failed job
+// (crashes reset to 0); otherwise those with fewer than max_crashes crashes
+// (the limit was raised).  *n (may be NULL): jobs reopened.
+int fpt_store_jobs_reopen(fpt_store *s, int64_t experiment_id, int max_crashes, int retry_all,
+                          int64_t *n, fpt_err *err);
+// The highest epoch stored for job_id (0 if none).
+int fpt_store_job_last_epoch(fpt_store *s, int64_t job_id, int *epoch, fpt_err *err);
+
+// A file an experiment depends on, by content.  Records it for the
+// experiment the first time; later, a different size or hash is an error
+// that names the file and what changed.
+typedef struct fpt_store_file {
+    const char *role;   // "replay", "train images", ...
+    const char *path;
+    int64_t bytes;
+    uint64_t hash;      // FNV-1a 64 of the content
+} fpt_store_file;
+int fpt_store_experiment_file(fpt_store *s, int64_t experiment_id, const fpt_store_file *f,
+                              fpt_err *err);
+
 // running -> crashes+1 and pending, or failed (with finished_at) once crashes
 // reaches max_crashes (>= 1).  *failed (may be NULL) tells which.
 int fpt_store_job_crash(fpt_store *s, int64_t job_id, int max_crashes, int *failed, fpt_err *err);

@@ -60,7 +60,12 @@ static int target_list(const char *text, double *t, int *n, fpt_err *err) {
 int fpt_fit_database(fpt_store *s, const char *experiment, const double *targets, int n_targets,
                      const fpt_fit_options *opt, FILE *report, fpt_err *err) {
     fpt_runs runs;
-    if (fpt_store_load_runs(s, experiment, &runs, err)) return -1;
+    // One snapshot: a live campaign's commits neither tear the read nor fail
+    // it (they wait for it, or go on beside it in WAL mode: store.h).
+    if (fpt_store_snapshot_begin(s, err)) return -1;
+    int loaded = fpt_store_load_runs(s, experiment, &runs, err);
+    fpt_store_snapshot_end(s);
+    if (loaded) return -1;
     if (n_targets == 0) {   // the experiment's own targets
         targets = runs.targets;
         n_targets = runs.n_targets;
@@ -172,7 +177,9 @@ int fpt_cmd_plot(int argc, char **argv, fpt_err *err) {
     if (fpt_store_open(&s, db, 0, NULL, err)) return -1;
     fpt_fit *fits;
     int n;
-    int rc = fpt_store_load_fits(s, experiment, &fits, &n, err);
+    int rc = fpt_store_snapshot_begin(s, err);
+    if (rc == 0) rc = fpt_store_load_fits(s, experiment, &fits, &n, err);
+    fpt_store_snapshot_end(s);
     fpt_store_close(s);
     if (rc) return -1;
     for (int i = 0; i < n && rc == 0; i++) {

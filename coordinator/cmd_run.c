@@ -6,19 +6,28 @@
 // epoch records they stream in batched transactions, and acknowledges each
 // commit.  Ranks > 0 run worker/worker.c.
 //
-// Resume: running the same spec against the same database continues: done,
-// diverged and failed jobs are skipped; jobs left 'running' by a killed
-// coordinator count one crash and restart from their checkpoints (a job is
-// marked failed once it has crashed max_crashes times).  A changed spec is
-// refused.  SIGTERM/SIGINT to the coordinator, or SIGUSR1 to mpirun: workers
-// finish their epoch, checkpoint and stop; their jobs go back to pending (no
-// crash); exit code 3.
+// Resume: running the same spec against the same database continues: done
+// and diverged jobs are skipped; jobs left 'running' by a farm that died go
+// back to pending without a crash (the farm failed, not the job) and resume
+// from their checkpoints.  A crash counts against a job only when its own
+// worker died (farm_proto.h: the job's lock file); a job is marked failed
+// once it has crashed max_crashes times, and reopened by a run with a higher
+// --max-crashes or --retry-failed.  A changed spec or data file is refused.
+// SIGTERM/SIGINT to the coordinator, or SIGUSR1 to mpirun: workers finish
+// their epoch, checkpoint and stop; their jobs go back to pending (no crash);
+// exit code 3.  A worker that does not stop within the grace time (stalled)
+// is left: its job goes back to pending and the farm ends with exit code 3.
+//
+// One coordinator per database: the lease (store.h) is taken before
+// anything is written and renewed with every commit.
 #include <errno.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +36,7 @@
 #include "commands.h"
 #include "dataset.h"
 #include "farm_proto.h"
+#include "hash.h"
 #include "job_spec.h"
 #include "prof.h"
 #include "replay.h"
@@ -79,10 +89,19 @@ typedef struct coord {
     // Adaptive campaigns (campaign.h): jobs come from planning steps, taken
     // when every issued job has finished; workers asking meanwhile wait.
     int adaptive, campaign_done;
+    int max_crashes;
     int64_t exp_id;
     char *parked;            // (size) 1: the worker asked and waits for a job
     char phase[16];          // for the status line
     msg_request *hosts;      // (size) each worker's last request
+    const char *ckpt_dir;
+    double lock_wait;        // seconds the current statement has waited for a lock
+    double last_renew;       // when the lease was last renewed
+    double stop_since;       // when the stop was first seen (0: not yet)
+    double stop_grace;       // seconds workers get to stop (--stop-grace)
+    double longest_epoch;    // seconds, the longest epoch reported
+    double *last_heard;      // (size) when each worker last sent anything
+    fpt_dataset data;        // setup: the training data, for its fingerprint (then freed)
 } coord;
 
 static const char *timing_text(const fpt_job *j) {
@@ -93,6 +112,12 @@ static const char *timing_text(const fpt_job *j) {
 static int flush(coord *c, fpt_err *err) {
     if (c->n_buf == 0) return 0;
     if (fpt_store_begin(c->db, err)) return -1;
+    // Every commit proves the lease is still ours and renews its heartbeat.
+    if (fpt_store_lease_renew(c->db, err)) {
+        fpt_store_rollback(c->db);
+        return -1;
+    }
+    c->last_renew = fpt_now();
     for (int i = 0; i < c->n_buf; i++)
         if (fpt_store_add_epochs(c->db, c->buf[i].m.job_id, &c->buf[i].m.rec, 1, err)) {
             fpt_store_rollback(c->db);
@@ -104,6 +129,7 @@ static int flush(coord *c, fpt_err *err) {
         MPI_Send(&ack, sizeof ack, MPI_BYTE, c->buf[i].worker, TAG_ACK, MPI_COMM_WORLD);
     c->epochs_done += c->n_buf;
     c->n_buf = 0;
+    c->lock_wait = 0;
     return 0;
 }
 
@@ -160,25 +186,85 @@ static void progress(coord *c, int force) {
     if (c->adaptive)
         snprintf(phase, sizeof phase, "adaptive, %s: ",
                  c->campaign_done ? "done" : c->phase[0] ? c->phase : "starting");
+    char wait[96] = "";
+    if (c->lock_wait > 0)
+        snprintf(wait, sizeof wait, "; waiting %.0f s for a lock another process holds on the "
+                                    "database", c->lock_wait);
     fprintf(stderr, "%sfptfarm: %s%ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
-                    "this session (%.2f/s)%s%s%s",
+                    "this session (%.2f/s)%s%s%s%s",
             tty ? "\r" : "", phase, c->jobs_done, c->jobs_total, running, pending, c->epochs_done,
             rate,
-            stop_requested ? "" : eta, stop_requested ? "; stopping" : "",
-            tty && !force ? "\033[K" : "\n");
+            stop_requested || c->lock_wait > 0 ? "" : eta, stop_requested ? "; stopping" : "",
+            wait, tty && !force ? "\033[K" : "\n");
+}
+
+// FNV-1a 64 of a file's bytes and its size.
+static int hash_file(const char *path, int64_t *bytes, uint64_t *h, fpt_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return fpt_fail(err, "%s: cannot read: %s", path, strerror(errno));
+    unsigned char buf[1 << 16];
+    size_t n;
+    *h = FPT_FNV1A_INIT;
+    *bytes = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        *h = fpt_fnv1a(*h, buf, n);
+        *bytes += (int64_t)n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    return bad ? fpt_fail(err, "%s: read error", path) : 0;
+}
+
+// The data the experiment's runs depend on, by content (store.h,
+// experiment_files): a replay table, or a dataset's images and labels as
+// loaded (whatever files they come from).  A resume with changed data is
+// refused, naming it.  Synthetic data comes from the spec alone.
+static int record_files(coord *c, fpt_err *err) {
+    const fpt_job_spec *s = c->spec;
+    fpt_store_file f = {0};
+    if (c->noop) return 0;
+    if (s->engine == FPT_ENGINE_REPLAY) {
+        f.role = "replay table";
+        f.path = s->replay_path;
+        if (hash_file(f.path, &f.bytes, &f.hash, err)) return -1;
+    } else if (s->engine == FPT_ENGINE_TRAIN && s->base.data.kind != FPT_DATA_SYNTHETIC) {
+        const fpt_dataset *d = &c->data;
+        f.role = "dataset";
+        f.path = s->base.data_path[0] ? s->base.data_path : "(default)";
+        f.hash = FPT_FNV1A_INIT;
+        const fpt_split *sp[2] = {&d->train, &d->test};
+        for (int k = 0; k < 2; k++) {
+            f.hash = fpt_fnv1a(f.hash, sp[k]->pixels, (size_t)sp[k]->n * d->image_bytes);
+            f.hash = fpt_fnv1a(f.hash, sp[k]->labels, (size_t)sp[k]->n * sizeof(int32_t));
+            f.bytes += (int64_t)sp[k]->n * (int64_t)(d->image_bytes + sizeof(int32_t));
+        }
+    } else {
+        return 0;
+    }
+    if (fpt_store_experiment_file(c->db, c->exp_id, &f, err))
+        return fpt_err_prefix(err, "%s: ", s->path);
+    return 0;
 }
 
 // Records the experiment and its jobs (of this shard); queues every job that
-// is not finished.
-static int prepare(coord *c, int max_crashes, fpt_err *err) {
+// is not finished.  Jobs the last farm left running go back to pending
+// without a crash (its coordinator died: the farm failed, not the job; a
+// worker's own death was counted when it happened).  Failed jobs are
+// reopened if max_crashes was raised above their crashes, or all of them
+// with retry_failed.
+static int prepare(coord *c, int max_crashes, int retry_failed, fpt_err *err) {
     const fpt_job_spec *s = c->spec;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)s->hash);
-    int64_t exp_id;
+    int64_t exp_id, reopened = 0;
+    long released = 0;
     if (fpt_store_begin(c->db, err)) return -1;
     if (fpt_store_experiment(c->db, s->name, s->canonical, hash, "farm", &exp_id, NULL, err))
         goto fail;
     c->exp_id = exp_id;
+    if (record_files(c, err)) goto fail;
+    if (fpt_store_jobs_reopen(c->db, exp_id, max_crashes, retry_failed, &reopened, err))
+        goto fail;
     c->jobs_total = 0;
     for (size_t i = 0; i < s->n_jobs; i++) {
         const fpt_job *j = &s->jobs[i];
@@ -197,15 +283,23 @@ static int prepare(coord *c, int max_crashes, fpt_err *err) {
         }
         c->jobs_total++;
         if (fpt_store_job_state(c->db, c->job_ids[i], &st, err)) goto fail;
-        if (st == FPT_JOB_RUNNING) {   // the last coordinator died with it running
-            int failed;
-            if (fpt_store_job_crash(c->db, c->job_ids[i], max_crashes, &failed, err)) goto fail;
-            st = failed ? FPT_JOB_FAILED : FPT_JOB_PENDING;
+        if (st == FPT_JOB_RUNNING) {   // the last farm died with it running
+            if (fpt_store_job_release(c->db, c->job_ids[i], err)) goto fail;
+            st = FPT_JOB_PENDING;
+            released++;
         }
         if (st == FPT_JOB_PENDING) c->queue[c->n_queue++] = i;
         else c->jobs_done++;
     }
-    return fpt_store_commit(c->db, err);
+    if (fpt_store_commit(c->db, err)) return -1;
+    if (released)
+        fprintf(stderr, "fptfarm: %ld jobs the last farm left running resume from their "
+                        "checkpoints (not counted as crashes: the farm stopped, not the jobs)\n",
+                released);
+    if (reopened)
+        fprintf(stderr, "fptfarm: %lld failed jobs reopened (%s)\n", (long long)reopened,
+                retry_failed ? "--retry-failed" : "--max-crashes is above their crashes");
+    return 0;
 fail:
     fpt_store_rollback(c->db);
     return -1;
@@ -253,6 +347,7 @@ static int serve_parked(coord *c, int size, int *active, fpt_err *err) {
         }
         size_t idx = c->queue[c->next++];
         msg_job job = {.job_id = c->job_ids[idx], .job_index = (int64_t)idx};
+        if (fpt_store_job_last_epoch(c->db, job.job_id, &job.stored_epochs, err)) return -1;
         if (fpt_store_job_start(c->db, job.job_id, w, c->hosts[w].host,
                                 c->hosts[w].compute[0] ? c->hosts[w].compute : NULL, err))
             return -1;
@@ -263,9 +358,45 @@ static int serve_parked(coord *c, int size, int *active, fpt_err *err) {
     return 0;
 }
 
+static int blame_lost_workers(coord *c, int size, int *active, fpt_err *err);
+
+// The stop's grace: how long workers get to finish their epoch and
+// checkpoint: --stop-grace, or three of the longest epochs seen if longer.
+static double stop_grace(const coord *c) {
+    const double g = 3.0 * c->longest_epoch;
+    return g > c->stop_grace ? g : c->stop_grace;
+}
+
+// Workers that have not stopped within the grace (stalled: a hung file
+// system, a stopped process): their jobs go back to pending (not a crash:
+// nothing says the job is at fault) and the farm ends with the stop's exit
+// code, without them.
+static void abandon_stalled(coord *c, int size) {
+    fpt_err e = {{0}};
+    if (flush(c, &e)) fprintf(stderr, "\nfptfarm: %s\n", e.msg);
+    for (int w = 1; w < size; w++) {
+        if (c->worker_job[w] < 0) continue;
+        const int64_t id = c->job_ids[c->worker_job[w]];
+        fprintf(stderr, "\nfptfarm: rank %d did not stop within %.0f s of the stop (stalled?); "
+                        "job %lld goes back to pending\n", w, stop_grace(c), (long long)id);
+        if (fpt_store_job_release(c->db, id, &e)) fprintf(stderr, "fptfarm: %s\n", e.msg);
+    }
+    fprintf(stderr, "fptfarm: stopped by signal; run the same command again to resume\n");
+    fpt_store_close(c->db);   // releases the lease
+    c->db = NULL;
+    MPI_Abort(MPI_COMM_WORLD, EXIT_STOPPED);
+}
+
 static int coordinate(coord *c, int size, fpt_err *err) {
     int active = size - 1;
+    for (int w = 1; w < size; w++) c->last_heard[w] = fpt_now();
     while (active > 0) {
+        if (stop_requested && c->stop_since == 0) {
+            c->stop_since = fpt_now();
+            if (blame_lost_workers(c, size, &active, err)) return -1;
+            progress(c, 1);
+            if (active == 0) break;
+        }
         int flag;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
@@ -276,8 +407,12 @@ static int coordinate(coord *c, int size, fpt_err *err) {
                 double t0 = fpt_now();
                 if (flush(c, err)) return -1;
                 c->busy += fpt_now() - t0;
+            } else if (fpt_now() - c->last_renew > FPT_LEASE_HEARTBEAT_S) {
+                if (fpt_store_lease_renew(c->db, err)) return -1;
+                c->last_renew = fpt_now();
             }
             if (stop_requested && serve_parked(c, size, &active, err)) return -1;
+            if (stop_requested && fpt_now() - c->stop_since > stop_grace(c)) abandon_stalled(c, size);
             struct timespec ts = {0, 1000000};   // 1 ms
             nanosleep(&ts, NULL);
             progress(c, 0);
@@ -285,7 +420,15 @@ static int coordinate(coord *c, int size, fpt_err *err) {
         }
         const int w = st.MPI_SOURCE;
         const double t_msg = fpt_now();
+        c->last_heard[w] = t_msg;
         switch (st.MPI_TAG) {
+        case TAG_ERROR: {   // the worker cannot go on: the farm ends, no job blamed
+            msg_error m;
+            MPI_Recv(&m, sizeof m, MPI_BYTE, w, TAG_ERROR, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            m.msg[sizeof m.msg - 1] = 0;
+            flush(c, NULL);
+            return fpt_fail(err, "%s", m.msg);
+        }
         case TAG_REQUEST: {
             MPI_Recv(&c->hosts[w], sizeof c->hosts[w], MPI_BYTE, w, TAG_REQUEST, MPI_COMM_WORLD,
                      MPI_STATUS_IGNORE);
@@ -302,6 +445,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
                      MPI_STATUS_IGNORE);
             if (c->n_buf == 1) c->first_buffered = fpt_now();
             c->worker_epoch[w] = p->m.rec.epoch;
+            if (p->m.rec.seconds > c->longest_epoch) c->longest_epoch = p->m.rec.seconds;
             if ((c->n_buf >= FLUSH_RECORDS || fpt_now() - c->first_buffered > FLUSH_SECONDS) &&
                 flush(c, err))
                 return -1;
@@ -358,7 +502,8 @@ static int coordinate(coord *c, int size, fpt_err *err) {
 
 static void free_coord(coord *c) {
     free(c->job_ids), free(c->queue), free(c->worker_job), free(c->worker_epoch), free(c->buf);
-    free(c->parked), free(c->hosts);
+    free(c->parked), free(c->hosts), free(c->last_heard);
+    fpt_dataset_free(&c->data);
 }
 
 // Every condition of a replay spec must have recorded runs (the error lists
@@ -381,11 +526,22 @@ static int check_replay(const fpt_job_spec *spec, fpt_err *err) {
     return rc;
 }
 
-// Rank 0 before any worker starts: memory, the checkpoint directory, the
-// database, the experiment and its jobs.
+// The database tells about a statement waiting for another process's lock:
+// shown on the status line; the coordinator waits as long as it takes.
+static int on_db_wait(void *ctx, double waited) {
+    coord *c = ctx;
+    c->lock_wait = waited;
+    progress(c, 0);
+    return 0;
+}
+
+// Rank 0 before any worker starts: the data, the checkpoint directory, the
+// database (its lease, its identity), the experiment and its jobs.
 static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const char *ckpt_dir,
-                 int size, int max_crashes, fpt_err *err) {
+                 int size, int max_crashes, int retry_failed, fpt_journal journal,
+                 fpt_err *err) {
     c->spec = spec;
+    c->ckpt_dir = ckpt_dir;
     c->job_ids = calloc(spec->n_jobs, sizeof *c->job_ids);
     c->queue = calloc(spec->n_jobs, sizeof *c->queue);
     c->worker_job = calloc((size_t)size, sizeof *c->worker_job);
@@ -393,9 +549,10 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     c->buf = calloc((size_t)size + FLUSH_RECORDS, sizeof *c->buf);
     c->parked = calloc((size_t)size, 1);
     c->hosts = calloc((size_t)size, sizeof *c->hosts);
+    c->last_heard = calloc((size_t)size, sizeof *c->last_heard);
     c->adaptive = spec->campaign.adaptive;
     if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf || !c->parked ||
-        !c->hosts)
+        !c->hosts || !c->last_heard)
         return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
     for (int w = 0; w < size; w++) c->worker_job[w] = -1;
     // Check the data before touching the database: a missing or broken
@@ -403,24 +560,70 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     if (c->adaptive && c->shards > 1)
         return fpt_fail(err, "%s: --shard splits a sweep; an adaptive campaign decides its runs "
                              "as results arrive, so it runs as one job", spec->path);
-    fpt_dataset probe;
-    if (!c->noop && spec->engine == FPT_ENGINE_TRAIN) {
-        if (fpt_dataset_load(&probe, &spec->base.data, err)) return -1;
-        fpt_dataset_free(&probe);
-    }
+    if (!c->noop && spec->engine == FPT_ENGINE_TRAIN &&
+        fpt_dataset_load(&c->data, &spec->base.data, err))
+        return -1;
     if (!c->noop && spec->engine == FPT_ENGINE_REPLAY && check_replay(spec, err)) return -1;
     if (mkdir(ckpt_dir, 0755) != 0 && errno != EEXIST)
         return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,
                         strerror(errno));
-    if (fpt_store_open(&c->db, db_path, 1, NULL, err)) return -1;
-    return prepare(c, max_crashes, err);
+    struct stat sb;
+    if (stat(ckpt_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fpt_fail(err, "%s: the checkpoint directory is not a directory (--checkpoint-dir)",
+                        ckpt_dir);
+    const fpt_store_options o = {.busy_timeout_ms = -1, .journal = journal,
+                                 .on_wait = on_db_wait, .wait_ctx = c};
+    if (fpt_store_open(&c->db, db_path, 1, &o, err)) return -1;
+    char before[600];
+    if (fpt_store_lease_take(c->db, "run", before, sizeof before, err)) return -1;
+    if (before[0]) fprintf(stderr, "fptfarm: %s: taken over from %s\n", db_path, before);
+    c->last_renew = fpt_now();
+    int rc = prepare(c, max_crashes, retry_failed, err);
+    fpt_dataset_free(&c->data);
+    return rc;
+}
+
+// Called once when a stop is first seen (a signal: the user's, Slurm's, or
+// mpirun's after a rank died).  A running job whose lock file is free lost
+// its worker (farm_proto.h): one crash is counted against that job, now,
+// while the coordinator lives to tell; the other jobs are not blamed.
+static int blame_lost_workers(coord *c, int size, int *active, fpt_err *err) {
+    for (int w = 1; w < size; w++) {
+        if (c->worker_job[w] < 0) continue;
+        const int64_t id = c->job_ids[c->worker_job[w]];
+        char path[1400];
+        snprintf(path, sizeof path, "%s/job-%lld.lock", c->ckpt_dir, (long long)id);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) continue;   // not made yet, or already done: nothing to tell
+        const int gone = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        close(fd);
+        if (!gone) continue;
+        int failed = 0;
+        if (flush(c, err) || fpt_store_job_crash(c->db, id, c->max_crashes, &failed, err))
+            return -1;
+        fprintf(stderr, "\nfptfarm: rank %d died running job %lld: a crash counted against "
+                        "the job%s\n", w, (long long)id,
+                failed ? "; it reached --max-crashes and is marked failed" : "");
+        c->worker_job[w] = -1;
+        (*active)--;
+    }
+    return 0;
 }
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-               "[--stop-signal SIG] [--shard I/N] [--checkpoint-dir DIR]\n"
+               "[--retry-failed] [--stop-signal SIG] [--stop-grace S] [--shard I/N] "
+               "[--checkpoint-dir DIR] [--journal auto|wal|delete]\n"
                "  --db FILE          results database (default results/<experiment name>.db)\n"
-               "  --max-crashes K    a job that crashed K times is marked failed (default 3)\n"
+               "  --max-crashes K    a job whose worker died K times is marked failed (default\n"
+               "                     3); failed jobs with fewer crashes than K are reopened\n"
+               "  --retry-failed     reopen every failed job, its crashes reset to 0\n"
+               "  --stop-grace S     on a stop, workers get S seconds (default 120, or three of\n"
+               "                     the longest epochs if longer) to checkpoint; a worker that\n"
+               "                     has not stopped by then is left, its job back to pending\n"
+               "  --journal MODE     SQLite journal of the database: auto (default: WAL on a\n"
+               "                     local filesystem, where readers never block the farm; the\n"
+               "                     rollback journal on network filesystems), wal or delete\n"
                "  --stop-signal SIG  also stop cleanly on SIG (USR2, HUP, XCPU, ...); SIGTERM and\n"
                "                     SIGINT to rank 0 and SIGUSR1 to mpirun always do\n"
                "  --checkpoint-dir D where workers keep their runs' checkpoints (default\n"
@@ -450,10 +653,24 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
 
     const char *spec_path = NULL, *db_path = NULL, *ckpt_arg = NULL;
     long max_crashes = 3, shard = 0, shards = 1;
-    int bad = 0, extra_signal = 0, noop = 0;
+    int bad = 0, extra_signal = 0, noop = 0, retry_failed = 0;
+    double grace = 120.0;
+    fpt_journal journal = FPT_JOURNAL_AUTO;
     for (int i = 0; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc) db_path = argv[++i];
         else if (!strcmp(argv[i], "--noop")) noop = 1;
+        else if (!strcmp(argv[i], "--retry-failed")) retry_failed = 1;
+        else if (!strcmp(argv[i], "--stop-grace") && i + 1 < argc) {
+            char *end;
+            grace = strtod(argv[++i], &end);
+            if (*end || !(grace >= 1 && grace <= 86400)) bad = 1;
+        } else if (!strcmp(argv[i], "--journal") && i + 1 < argc) {
+            const char *j = argv[++i];
+            if (!strcmp(j, "auto")) journal = FPT_JOURNAL_AUTO;
+            else if (!strcmp(j, "wal")) journal = FPT_JOURNAL_WAL;
+            else if (!strcmp(j, "delete")) journal = FPT_JOURNAL_DELETE;
+            else bad = 1;
+        }
         else if (!strcmp(argv[i], "--checkpoint-dir") && i + 1 < argc) ckpt_arg = argv[++i];
         else if (!strcmp(argv[i], "--shard") && i + 1 < argc) {
             char *end;
@@ -487,8 +704,10 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     if (rank == 0) {
         if (bad || !spec_path) {
             fpt_fail(err, "usage: mpirun -n N fptfarm run SPEC.ini [--db FILE] [--max-crashes K] "
-                          "[--stop-signal SIG] [--shard I/N] [--checkpoint-dir DIR] (max-crashes 1..1000; SIG one of TERM, "
-                          "INT, USR1, USR2, HUP, XCPU, QUIT, ALRM; shard 0 <= I < N)");
+                          "[--retry-failed] [--stop-signal SIG] [--stop-grace S] [--shard I/N] "
+                          "[--checkpoint-dir DIR] [--journal auto|wal|delete] (max-crashes "
+                          "1..1000; SIG one of TERM, INT, USR1, USR2, HUP, XCPU, QUIT, ALRM; "
+                          "stop-grace 1..86400 s; shard 0 <= I < N)");
             ok = 0;
         } else if (size < 2) {
             fpt_fail(err, "run needs at least 2 MPI ranks (a coordinator and a worker): "
@@ -507,9 +726,12 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
             }
             c.noop = noop;
             c.shard = shard, c.shards = shards;
+            c.max_crashes = (int)max_crashes;
+            c.stop_grace = grace;
             if (ckpt_arg) snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s", ckpt_arg);
             else snprintf(ckpt_dir, sizeof ckpt_dir, "%.1200s.ckpt", db_path);
-            ok = setup(&c, &spec, db_path, ckpt_dir, size, (int)max_crashes, err) == 0;
+            ok = setup(&c, &spec, db_path, ckpt_dir, size, (int)max_crashes, retry_failed,
+                       journal, err) == 0;
         }
     }
     // One go/no-go for all ranks: a bad spec or database ends every rank
@@ -538,10 +760,13 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         free(text);
     }
     MPI_Bcast(ckpt_dir, sizeof ckpt_dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    char database_id[33] = "";
+    if (rank == 0) snprintf(database_id, sizeof database_id, "%s", fpt_store_database_id(c.db));
+    MPI_Bcast(database_id, sizeof database_id, MPI_CHAR, 0, MPI_COMM_WORLD);
 
     int rc = 0;
     if (rank != 0) {
-        rc = ok ? fpt_worker_main(&spec, ckpt_dir, noop, err) : -1;
+        rc = ok ? fpt_worker_main(&spec, ckpt_dir, database_id, noop, err) : -1;
         if (rc) {   // one line, then the whole job ends (MPI aborts every rank)
             fprintf(stderr, "fptfarm: rank %d: %s\n", rank, err->msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -549,6 +774,27 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         fpt_job_spec_free(&spec);
         MPI_Finalize();
         return 0;
+    }
+
+    // Every worker checks its setup before any job starts; the first error
+    // found is this command's one line, and no job was touched.
+    const int n_failed = fpt_farm_setup_agree(0);
+    if (n_failed) {
+        msg_error first = {0};
+        for (int k = 0; k < n_failed; k++) {
+            msg_error m;
+            MPI_Recv(&m, sizeof m, MPI_BYTE, MPI_ANY_SOURCE, TAG_ERROR, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            if (k == 0) first = m;
+        }
+        first.msg[sizeof first.msg - 1] = 0;
+        fpt_fail(err, "%s%s; no job was started", first.msg,
+                 n_failed > 1 ? " (and on other workers)" : "");
+        fpt_store_close(c.db);
+        free_coord(&c);
+        fpt_job_spec_free(&spec);
+        MPI_Finalize();
+        return -1;
     }
 
     char shard_text[64] = "";

@@ -1,4 +1,5 @@
--- fptfarm results database, schema version 4 (PRAGMA user_version = 4).
+-- fptfarm results database, schema version 5 (PRAGMA user_version = 5);
+-- from version 5 on also PRAGMA application_id = 0x46505446 ("FPTF").
 --
 -- The build compiles this file into fptfarm (Makefile: build/gen/schema_sql.c):
 -- an empty database gets all of it.  Each "-- ==== version N" section below
@@ -324,3 +325,51 @@ CREATE TABLE campaign_summary (
 -- when a worker starts the job (a resumed job: by the last worker); NULL for
 -- imported runs and for jobs started before version 4.
 ALTER TABLE jobs ADD COLUMN compute TEXT;
+
+-- ==== version 5: the database's identity, its one coordinator, its data files
+
+-- The campaign's identity: a random id made once, when the database is
+-- created (or upgraded to version 5).  Every checkpoint a worker writes names
+-- it, so a checkpoint left by another database (a deleted one whose
+-- checkpoint directory survived, a reused --checkpoint-dir) is never resumed.
+-- PRAGMA application_id = 0x46505446 ("FPTF") marks the file as fptfarm's.
+CREATE TABLE farm (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    database_id TEXT NOT NULL CHECK (length(database_id) = 32),   -- 128 random bits, hex
+    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+INSERT INTO farm (id, database_id) VALUES (1, lower(hex(randomblob(16))));
+PRAGMA application_id = 1179669574;
+
+-- The process that writes the database: one `fptfarm run` coordinator for
+-- the whole campaign, or `fptfarm import` / `fptfarm merge` for their one
+-- transaction.  Empty when nobody holds it.  A second writer is refused with
+-- this row; a holder that is gone (its pid dead on this host, or no
+-- heartbeat for a while from another machine) is taken over (store.c).
+--   boot_id:     /proc/sys/kernel/random/boot_id of the holder's machine:
+--                equal means the same machine since the same boot, where
+--                the pid can be checked;
+--   start_ticks: the holder's start time (/proc/PID/stat, clock ticks since
+--                boot), so a reused pid is not mistaken for the holder;
+--   heartbeat:   Unix seconds, renewed with every commit of a coordinator.
+CREATE TABLE lease (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    command     TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    boot_id     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    start_ticks INTEGER NOT NULL,
+    since       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    heartbeat   INTEGER NOT NULL
+);
+
+-- The files an experiment's spec names (a replay table, a dataset's files),
+-- by content: a resume whose files changed is refused, naming the file.
+CREATE TABLE experiment_files (
+    experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+    role          TEXT NOT NULL,      -- what the spec uses it for: replay, train images, ...
+    path          TEXT NOT NULL,      -- as the spec names it
+    bytes         INTEGER NOT NULL,
+    hash          TEXT NOT NULL,      -- FNV-1a 64 of the content, hex
+    PRIMARY KEY (experiment_id, role)
+);

@@ -98,6 +98,8 @@ static fpt_run_state full_state(void) {
     st.diverged = 1;
     st.n_targets = FPT_MAX_TARGETS;
     for (int k = 0; k < FPT_MAX_TARGETS; k++) st.fpt[k] = 3 + 4 * k;   // 3..31 <= epoch
+    for (int i = 0; i < 16; i++) st.owner_db[i] = (uint8_t)(0xA0 + i);
+    st.owner_job = 0x0123456789ABCDEFll;
     return st;
 }
 
@@ -112,10 +114,14 @@ static fpt_run_state sentinel_state(void) {
     st.diverged = -80;
     st.n_targets = -81;
     for (int k = 0; k < FPT_MAX_TARGETS; k++) st.fpt[k] = -100 - k;
+    memset(st.owner_db, 0xEE, 16);
+    st.owner_job = -12345;
     return st;
 }
 
 static void expect_same_state(const fpt_run_state *a, const fpt_run_state *b, const char *ctx) {
+    cr_expect(memcmp(a->owner_db, b->owner_db, 16) == 0, "%s: owner_db", ctx);
+    cr_expect_eq(a->owner_job, b->owner_job, "%s: owner_job", ctx);
     cr_expect_eq(a->config_hash, b->config_hash, "%s: config_hash", ctx);
     cr_expect_eq(a->epoch, b->epoch, "%s: epoch", ctx);
     cr_expect_eq(a->perturb_events, b->perturb_events, "%s: perturb_events", ctx);
@@ -249,14 +255,17 @@ enum {
     OFF_HW = OFF_CLASSES + 4,
     OFF_NPARAMS = OFF_HW + 4,             // 88
     OFF_NBUFFERS = OFF_NPARAMS + 8,
-    OFF_ARRAYS = OFF_NBUFFERS + 8,        // 104
+    OFF_OWNER_DB = OFF_NBUFFERS + 8,      // 104 (version 2)
+    OFF_OWNER_JOB = OFF_OWNER_DB + 16,    // 120
+    OFF_ARRAYS = OFF_OWNER_JOB + 8,       // 128
+    OFF_ARRAYS_V1 = OFF_OWNER_DB,         // version 1 had no owner
 };
 
 static size_t expected_size(size_t np, size_t nb) {
     const size_t header = 8 /* magic */ + 4 /* version */ + 4 /* header bytes */ +
                           8 /* config_hash */ + 5 * 4 /* epoch..n_targets */ +
                           8 * 4 /* fpt */ + 3 * 4 /* width, classes, hw */ +
-                          8 + 8 /* n_params, n_buffers */;
+                          8 + 8 /* n_params, n_buffers */ + 16 + 8 /* owner_db, owner_job */;
     return header + 4 * np + 4 * nb + 4 * np + 8 /* hash */;
 }
 
@@ -302,7 +311,7 @@ Test(checkpoint_roundtrip, layout_matches_documented_format) {
     cr_assert_eq(len, expected_size(np, nb), "file is %zu bytes, format says %zu", len,
                  expected_size(np, nb));
     cr_expect(memcmp(b + OFF_MAGIC, "FPTCKPT\0", 8) == 0, "magic");
-    cr_expect_eq(le32(b + OFF_VERSION), 1);
+    cr_expect_eq(le32(b + OFF_VERSION), 2);
     cr_expect_eq(le32(b + OFF_HBYTES), OFF_ARRAYS - 16);
     cr_expect_eq(le64(b + OFF_CONFIG), st.config_hash);
     cr_expect_eq(le32(b + OFF_EPOCH), st.epoch);
@@ -316,6 +325,8 @@ Test(checkpoint_roundtrip, layout_matches_documented_format) {
     cr_expect_eq(le32(b + OFF_HW), HW);
     cr_expect_eq(le64(b + OFF_NPARAMS), (uint64_t)np);
     cr_expect_eq(le64(b + OFF_NBUFFERS), (uint64_t)nb);
+    cr_expect(memcmp(b + OFF_OWNER_DB, st.owner_db, 16) == 0, "owner_db");
+    cr_expect_eq(le64(b + OFF_OWNER_JOB), (uint64_t)st.owner_job);
     const unsigned char *a = b + OFF_ARRAYS;
     cr_expect(memcmp(a, n.m->params, 4 * np) == 0, "params");
     cr_expect(memcmp(a + 4 * np, n.m->buffers, 4 * nb) == 0, "buffers");
@@ -323,6 +334,54 @@ Test(checkpoint_roundtrip, layout_matches_documented_format) {
     cr_expect_eq(le64(b + len - 8), fnv1a_ref(b, len - 8), "trailing FNV-1a hash");
     free(b);
     free_net(&n);
+}
+
+// A version-1 file (an older fptfarm's: 88 header bytes, no owner) is still
+// read, its owner zero; peek reads the state without a model.
+Test(checkpoint_roundtrip, version_1_files_read_with_no_owner) {
+    net n = make_net(4, HW, 31);
+    const fpt_run_state st = full_state();
+    const path_buf p = in_dir("run.ckpt");
+    save_ok(p.s, &st, &n);
+    size_t len;
+    unsigned char *b = slurp(p.s, &len);
+    // Rebuild it as version 1: drop the owner, fix version, header size, hash.
+    const size_t len1 = len - 24;
+    unsigned char *v1 = malloc(len1);
+    memcpy(v1, b, OFF_OWNER_DB);
+    memcpy(v1 + OFF_ARRAYS_V1, b + OFF_ARRAYS, len - OFF_ARRAYS);
+    set_le32(v1 + OFF_VERSION, 1);
+    set_le32(v1 + OFF_HBYTES, 88);
+    rehash(v1, len1);
+    const path_buf q = in_dir("v1.ckpt");
+    spit(q.s, v1, len1);
+    net dst = make_net(4, HW, 32);
+    fpt_run_state got = sentinel_state(), want = st;
+    memset(want.owner_db, 0, 16);
+    want.owner_job = 0;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_checkpoint_load(q.s, &got, dst.m, &dst.opt, &err), 0, "%s", err.msg);
+    expect_same_state(&got, &want, "version 1");
+    snapshot s0 = take(&n);
+    expect_arrays(&dst, &s0, "version 1");
+    drop(&s0);
+    fpt_run_state peeked = sentinel_state();
+    cr_assert_eq(fpt_checkpoint_peek(p.s, &peeked, &err), 0, "%s", err.msg);
+    expect_same_state(&peeked, &st, "peek");
+    // peek verifies the hash too.
+    b[OFF_ARRAYS + 5] ^= 1;
+    spit(q.s, b, len);
+    cr_assert_eq(fpt_checkpoint_peek(q.s, &peeked, &err), -1);
+    cr_assert(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+    uint8_t o[16];
+    cr_assert_eq(fpt_checkpoint_owner_parse("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", o), 0);
+    cr_assert(memcmp(o, st.owner_db, 16) == 0);
+    cr_assert_eq(fpt_checkpoint_owner_parse("a0a1", o), -1);
+    cr_assert_eq(fpt_checkpoint_owner_parse("g0a1a2a3a4a5a6a7a8a9aaabacadaeaf", o), -1);
+    free(b);
+    free(v1);
+    free_net(&n);
+    free_net(&dst);
 }
 
 // ---- atomicity ---------------------------------------------------------------------
@@ -556,10 +615,10 @@ Test(checkpoint_corrupt, damaged_files_rejected) {
     expect_rejected(bad.s, 4, HW, "magic", "wrong magic");
 
     memcpy(c, b, len);
-    set_le32(c + OFF_VERSION, 2);
+    set_le32(c + OFF_VERSION, 3);
     rehash(c, len);   // so that only the version can be the complaint
     spit(bad.s, c, len);
-    expect_rejected(bad.s, 4, HW, "version 2", "wrong version");
+    expect_rejected(bad.s, 4, HW, "version 3", "wrong version");
 
     memcpy(c, b, len);
     set_le32(c + OFF_HBYTES, 92);
