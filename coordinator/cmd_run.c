@@ -412,7 +412,8 @@ static int coordinate(coord *c, int size, fpt_err *err) {
                 c->last_renew = fpt_now();
             }
             if (stop_requested && serve_parked(c, size, &active, err)) return -1;
-            if (stop_requested && fpt_now() - c->stop_since > stop_grace(c)) abandon_stalled(c, size);
+            if (c->stop_since > 0 && fpt_now() - c->stop_since > stop_grace(c))
+                abandon_stalled(c, size);
             struct timespec ts = {0, 1000000};   // 1 ms
             nanosleep(&ts, NULL);
             progress(c, 0);
