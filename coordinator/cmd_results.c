@@ -60,6 +60,11 @@ int fpt_cmd_import(int argc, char **argv, fpt_err *err) {
     }
     fpt_store *s;
     if (fpt_store_open(&s, db, 1, NULL, err)) return -1;
+    // The lease: no import into a database a campaign is writing (store.h).
+    if (fpt_store_lease_take(s, "import", NULL, 0, err)) {
+        fpt_store_close(s);
+        return -1;
+    }
     int rc = fpt_import_csv(s, csv, name, spec.run.targets, spec.run.n_targets, err);
     if (rc == 0) {
         int n = 0;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "blas_setup.h"
 #include "commands.h"
 #include "dataset.h"
 #include "farm_proto.h"
@@ -531,8 +532,9 @@ static int check_replay(const fpt_job_spec *spec, fpt_err *err) {
 // shown on the status line; the coordinator waits as long as it takes.
 static int on_db_wait(void *ctx, double waited) {
     coord *c = ctx;
+    const int first = c->lock_wait == 0;
     c->lock_wait = waited;
-    progress(c, 0);
+    progress(c, first);   // the first second of a wait always gets its line
     return 0;
 }
 
@@ -561,9 +563,20 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     if (c->adaptive && c->shards > 1)
         return fpt_fail(err, "%s: --shard splits a sweep; an adaptive campaign decides its runs "
                              "as results arrive, so it runs as one job", spec->path);
-    if (!c->noop && spec->engine == FPT_ENGINE_TRAIN &&
-        fpt_dataset_load(&c->data, &spec->base.data, err))
-        return -1;
+    if (!c->noop && spec->engine == FPT_ENGINE_TRAIN) {
+        if (fpt_dataset_load(&c->data, &spec->base.data, err)) return -1;
+        // One training step here too: a memory limit too small for the spec
+        // is refused before the database exists (workers check again, each
+        // on its own node, before any job starts).
+        fpt_run_config cfg;
+        if (spec->n_jobs > 0 && fpt_job_spec_run_config(spec, 0, &cfg, err) == 0) {
+            if (cfg.num_classes == 0) cfg.num_classes = c->data.num_classes;
+            fpt_set_threads(spec->base.threads);
+            if (fpt_run_check_setup(&cfg, &c->data, err)) return fpt_err_prefix(err, "%s: ", spec->path);
+        } else if (spec->n_jobs > 0) {
+            return -1;
+        }
+    }
     if (!c->noop && spec->engine == FPT_ENGINE_REPLAY && check_replay(spec, err)) return -1;
     if (mkdir(ckpt_dir, 0755) != 0 && errno != EEXIST)
         return fpt_fail(err, "%s: cannot create the checkpoint directory: %s", ckpt_dir,

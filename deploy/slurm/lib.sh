@@ -179,7 +179,7 @@ fpt_safe_copy() {
     tmp="$(dirname "$dst")/.$(basename "$dst").tmp-$BASHPID-$RANDOM"
     case $src$tmp in *"'"*) fpt_log "copy: paths may not contain a single quote" && return 1 ;; esac
     # .timeout: wait (up to 60 s) for the farm's commit to finish instead of
-    # failing on a locked database; the farm waits 5 s for ours the same way.
+    # failing on a locked database; the farm waits for ours as long as it takes.
     if ! out=$(sqlite3 -bail "$src" ".timeout 60000" ".backup '$tmp'" 2>&1); then
         fpt_log "copy: backup of $src failed: $out"
         rm -f "$tmp" "$tmp-journal"
@@ -188,6 +188,16 @@ fpt_safe_copy() {
     if ! out=$(sqlite3 -bail "$tmp" "PRAGMA quick_check" 2>&1) || [ "$out" != ok ]; then
         fpt_log "copy: the copy of $src fails its check: $out"
         rm -f "$tmp" "$tmp-journal"
+        return 1
+    fi
+    # A copy has no writer: the live database's lease (fptfarm >= schema 5)
+    # is not the copy's.  And the copy gets the rollback journal: it may
+    # live on a network filesystem, where WAL cannot work.
+    if ! out=$(sqlite3 -bail "$tmp" "PRAGMA journal_mode = DELETE" 2>&1) ||
+        { [ "$(sqlite3 -bail "$tmp" "SELECT count(*) FROM sqlite_schema WHERE name = 'lease'")" = 1 ] &&
+            ! out=$(sqlite3 -bail "$tmp" "DELETE FROM lease" 2>&1); }; then
+        fpt_log "copy: cannot finish the copy of $src: $out"
+        rm -f "$tmp" "$tmp-journal" "$tmp-wal" "$tmp-shm"
         return 1
     fi
     sync "$tmp" 2>/dev/null || true
