@@ -634,8 +634,11 @@ static long long start_ticks_of(long long pid) {
     return (long long)ticks;
 }
 
-int fpt_store_lease_take(fpt_store *s, const char *command, char *taken_over, size_t cap,
-                         fpt_err *err) {
+// Reads the lease and refuses a live holder (see store.h).  take = 0: only
+// that (nothing is written); take = 1: then the lease becomes this
+// process's, in the same transaction.
+static int lease(fpt_store *s, const char *command, int take, char *taken_over, size_t cap,
+                 fpt_err *err) {
     if (taken_over && cap) taken_over[0] = '\0';
     if (!s->boot_id[0]) {
         read_boot_id(s->boot_id, sizeof s->boot_id);
@@ -695,6 +698,7 @@ int fpt_store_lease_take(fpt_store *s, const char *command, char *taken_over, si
         goto fail;
     }
     sqlite3_finalize(q);
+    if (!take) return fpt_store_commit(s, err);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR REPLACE INTO lease (id, command, host, boot_id, pid, "
                            "start_ticks, heartbeat) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
@@ -721,6 +725,13 @@ fail:
     fpt_store_rollback(s);
     return -1;
 }
+
+int fpt_store_lease_take(fpt_store *s, const char *command, char *taken_over, size_t cap,
+                         fpt_err *err) {
+    return lease(s, command, 1, taken_over, cap, err);
+}
+
+int fpt_store_lease_check(fpt_store *s, fpt_err *err) { return lease(s, NULL, 0, NULL, 0, err); }
 
 int fpt_store_lease_renew(fpt_store *s, fpt_err *err) {
     if (!s->leased) return fpt_fail(err, "%s: internal: renewing a lease never taken", s->path);

@@ -108,6 +108,10 @@ void fpt_store_snapshot_end(fpt_store *s);
 #define FPT_LEASE_STALE_S 60
 int fpt_store_lease_take(fpt_store *s, const char *command, char *taken_over, size_t cap,
                          fpt_err *err);
+// Refuses, as take does, while a live holder has the lease, but writes
+// nothing: for import and merge, whose own transaction keeps other writers
+// out while it lasts, and which must leave a database they refuse as it was.
+int fpt_store_lease_check(fpt_store *s, fpt_err *err);
 int fpt_store_lease_renew(fpt_store *s, fpt_err *err);
 void fpt_store_lease_release(fpt_store *s);   // no-op when not held
 

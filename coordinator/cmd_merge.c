@@ -62,7 +62,7 @@ int fpt_cmd_merge(int argc, char **argv, fpt_err *err) {
     int n = 0, experiments = 0;
     // The lease: no merge into a database a campaign is writing (store.h).
     if (fpt_store_open(&s, out, 1, NULL, err) ||
-        fpt_store_lease_take(s, "merge", NULL, 0, err) ||
+        fpt_store_lease_check(s, err) ||
         fpt_store_merge(s, (const char *const *)(argv + 1), argc - 1, &sum, &n, err)) {
         fpt_store_close(s);
         if (!existed) unlink(out);   // a failed merge leaves no new file behind

@@ -61,7 +61,7 @@ int fpt_cmd_import(int argc, char **argv, fpt_err *err) {
     fpt_store *s;
     if (fpt_store_open(&s, db, 1, NULL, err)) return -1;
     // The lease: no import into a database a campaign is writing (store.h).
-    if (fpt_store_lease_take(s, "import", NULL, 0, err)) {
+    if (fpt_store_lease_check(s, err)) {
         fpt_store_close(s);
         return -1;
     }

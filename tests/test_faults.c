@@ -1045,7 +1045,8 @@ Test(faults, sigterm_inside_a_commit_or_a_checkpoint_write_stops_cleanly) {
     char path[700];
     DIR *dd = opendir(ck);
     for (struct dirent *e; dd && (e = readdir(dd));) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp.")) continue;
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp.") || strstr(e->d_name, ".lock"))
+            continue;
         int ep;
         snprintf(path, sizeof path, "%s/%s", ck, e->d_name);
         cr_expect_eq(ckpt_load(path, 2, &ep), 0, "%s must load", path);
@@ -1228,7 +1229,7 @@ Test(faults, checkpoint_disk_full_is_a_clear_error_and_resumes) {
     fpt_err err = {{0}};
     fpt_resnet *m;
     cr_assert_eq(fpt_resnet_create(&m, &(fpt_resnet_arch){.width = 2, .num_classes = 10, .in_channels = 3, .image_hw = 32, .stage_norm = 0}, &err), 0);
-    const long bytes = 16 + 88 + 4 * (2 * (long)m->n_params + (long)m->n_buffers) + 8;
+    const long bytes = 16 + 112 + 4 * (2 * (long)m->n_params + (long)m->n_buffers) + 8;
     fpt_resnet_free(m);
     mount_small("ck", (5 * bytes / 2) / 1024, small, sizeof small);
     training_spec(in_dir(spec, sizeof spec, "ckf.ini"), "ckf", "1-2", 6, 1);
@@ -1250,7 +1251,9 @@ Test(faults, checkpoint_disk_full_is_a_clear_error_and_resumes) {
     cr_expect_geq(f.ck.ckpts, 1);
     DIR *dd = opendir(small);
     for (struct dirent *e; dd && (e = readdir(dd));) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp.")) continue;
+        // job-N.lock: a worker's lock while it runs job N (farm_proto.h).
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp.") || strstr(e->d_name, ".lock"))
+            continue;
         char path[600];
         int ep;
         snprintf(path, sizeof path, "%s/%s", small, e->d_name);
@@ -1547,13 +1550,15 @@ Test(faults, security_created_files_honour_the_umask) {
         umask(old);
         cr_expect_neq(rc, 0);
         cr_expect_eq(rc2, 0, "see %s", g_log);
-        char journal[320];
-        snprintf(journal, sizeof journal, "%s-journal", db);   // if the kill left one
-        const char *paths[4] = {db, ck, ckp, journal};
+        char journal[320], wal[320], shm[320];   // if the kill left them
+        snprintf(journal, sizeof journal, "%s-journal", db);
+        snprintf(wal, sizeof wal, "%s-wal", db);
+        snprintf(shm, sizeof shm, "%s-shm", db);
+        const char *paths[6] = {db, ck, ckp, journal, wal, shm};
         int n = 0;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 6; i++) {
             struct stat sb;
-            if (i == 3 && access(journal, F_OK) != 0) continue;
+            if (i >= 3 && access(paths[i], F_OK) != 0) continue;
             cr_assert_eq(stat(paths[i], &sb), 0, "%s: %s", paths[i], strerror(errno));
             cr_expect_eq(sb.st_mode & masks[k], 0, "%s: mode %o under umask %03o", paths[i],
                          (unsigned)sb.st_mode & 0777, (unsigned)masks[k]);
@@ -1571,7 +1576,8 @@ Test(faults, security_created_files_honour_the_umask) {
             n++;
         }
         if (d) closedir(d);
-        cr_expect_eq(n, 2, "a checkpoint and the killed worker's temporary file in %s", ck);
+        cr_expect_eq(n, 3, "a checkpoint, the killed worker's temporary file and its job's lock "
+                     "file in %s", ck);
     }
 }
 

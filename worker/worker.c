@@ -139,7 +139,8 @@ static int check_checkpoint_dir(const char *dir, fpt_err *err) {
 static int setup(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_dataset *data,
                  fpt_replay **replay, char **msg, fpt_err *err) {
     const int trained = !noop && spec->engine == FPT_ENGINE_TRAIN;
-    if (check_checkpoint_dir(ckpt_dir, err)) return -1;
+    // Only trained jobs write checkpoints (the others are remade, never saved).
+    if (trained && check_checkpoint_dir(ckpt_dir, err)) return -1;
     if (trained && fpt_dataset_load(data, &spec->base.data, err)) return -1;
     if (!noop && spec->engine == FPT_ENGINE_REPLAY &&
         fpt_replay_load(replay, spec->replay_path, err))
