@@ -161,13 +161,16 @@ static int setup(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_d
 
 // Holds <ckpt>/job-J.lock while the job runs (farm_proto.h): the descriptor,
 // or -1 if the file cannot be made (the coordinator then cannot tell this
-// worker's death apart, and blames nobody).
+// worker's death apart, and blames nobody).  -2: another live process holds
+// it, which only another campaign sharing this checkpoint directory can
+// (job ids are per database): its checkpoints must not be touched.
 static int lock_job(const char *lock_path) {
     int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int busy = errno == EWOULDBLOCK;
         close(fd);
-        return -1;
+        return busy ? -2 : -1;
     }
     return fd;
 }
@@ -275,6 +278,13 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, const char *
         snprintf(lock_path, sizeof lock_path, "%s/job-%lld.lock", ckpt_dir,
                  (long long)job.job_id);
         const int lock = lock_job(lock_path);
+        if (lock == -2) {
+            fpt_fail(err, "rank %d: %s is held by another process: another campaign uses the "
+                          "checkpoint directory %s (job ids are per database); give each its "
+                          "own --checkpoint-dir", rank, lock_path, ckpt_dir);
+            report_error(job.job_id, err);
+            break;
+        }
         cfg.checkpoint_path = path;
         cfg.checkpoint_every = 1;
         memcpy(cfg.owner_db, owner, sizeof owner);
