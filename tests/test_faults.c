@@ -1187,36 +1187,48 @@ static void grow(const char *path, long kib) {
 // 400 KiB: SQLITE_FULL mid-campaign.  One clear error line, exit 1; the
 // database intact with everything a reader saw committed; with room again
 // (remounted larger) the same command completes the campaign.
+// In both journal modes: the rollback journal on 192 KiB, WAL (whose log
+// grows until a checkpoint) on 384 KiB, so that some epochs commit first.
 Test(faults, database_disk_full_is_one_clear_error_and_resumes) {
-    char small[256], db[300], spec[256], copy[256];
-    mount_small("small", 192, small, sizeof small);
-    snprintf(db, sizeof db, "%s/full.db", small);
-    noop_spec(in_dir(spec, sizeof spec, "full.ini"), "full", 120, 40);
-    pid_t p = farm_start(3, spec, db, NULL, "--noop", NULL);
-    long long seen = 0;
-    int rc;
-    while (!ended(p, &rc)) {
-        long long n = live_epochs(db);
-        if (n > seen) seen = n;
-        sleep_s(0.05);
+    const char *modes[2] = {"delete", "wal"};
+    const long kib[2] = {192, 384};
+    for (int m = 0; m < 2; m++) {
+        char small[256], db[300], spec[256], copy[256], name[32], when[96];
+        snprintf(name, sizeof name, "small-%s", modes[m]);
+        mount_small(name, kib[m], small, sizeof small);
+        snprintf(db, sizeof db, "%s/full.db", small);
+        noop_spec(in_dir(spec, sizeof spec, "full.ini"), "full", 120, 40);
+        pid_t p = farm_start(3, spec, db, NULL, "--noop", "--journal", modes[m], NULL);
+        long long seen = 0;
+        int rc;
+        while (!ended(p, &rc)) {
+            long long n = live_epochs(db);
+            if (n > seen) seen = n;
+            sleep_s(0.05);
+        }
+        cr_expect_eq(rc, 1, "%s: exit %d (see %s)", modes[m], rc, g_log);
+        cr_expect_eq(count_lines(g_log, "fptfarm: ", "full.db", "database or disk is full", NULL),
+                     1, "one error line naming the database and the full disk (see %s)", g_log);
+        snapshot(db, in_dir(copy, sizeof copy, "copy.db"));
+        snprintf(when, sizeof when, "%s: after the disk filled (a copy)", modes[m]);
+        expect x = {.epochs = 40, .n_targets = 1, .allow_running = 1, .max_crashes = 3,
+                    .noop = 1};
+        facts f = check_db(copy, &x, when);
+        cr_expect_geq(f.epochs, seen, "a reader saw %lld epochs committed, %lld remain", seen,
+                      f.epochs);
+        cr_expect_gt(f.epochs, 0, "%s: nothing committed before the disk filled", modes[m]);
+        cr_expect_lt(f.epochs, 120 * 40, "%s: the disk never filled", modes[m]);
+        cr_expect_eq(f.crashes, 0, "a full disk is not the jobs' fault");
+        grow(small, 8192);
+        rc = wait_code(farm_start(3, spec, db, NULL, "--noop", "--journal", modes[m], NULL), 200);
+        cr_assert_eq(rc, 0, "%s: resume: exit %d (see %s)", modes[m], rc, g_log);
+        x.allow_running = 0;
+        snprintf(when, sizeof when, "%s: after the resume with room", modes[m]);
+        f = check_db(db, &x, when);
+        cr_expect_eq(f.done, 120);
+        cr_expect_eq(f.epochs, 120 * 40);
+        cr_expect_eq(f.crashes, 0);
     }
-    cr_expect_eq(rc, 1, "exit %d (see %s)", rc, g_log);
-    cr_expect_eq(count_lines(g_log, "fptfarm: ", "full.db", "database or disk is full", NULL), 1,
-                 "one error line naming the database and the full disk (see %s)", g_log);
-    snapshot(db, in_dir(copy, sizeof copy, "copy.db"));
-    expect x = {.epochs = 40, .n_targets = 1, .allow_running = 1, .max_crashes = 3, .noop = 1};
-    facts f = check_db(copy, &x, "after the disk filled (a copy)");
-    cr_expect_geq(f.epochs, seen, "a reader saw %lld epochs committed, %lld remain", seen,
-                  f.epochs);
-    cr_expect_gt(f.epochs, 0);
-    cr_expect_lt(f.epochs, 120 * 40, "the disk never filled");
-    grow(small, 8192);
-    rc = wait_code(farm_start(3, spec, db, NULL, "--noop", NULL), 200);
-    cr_assert_eq(rc, 0, "resume: exit %d (see %s)", rc, g_log);
-    x.allow_running = 0;
-    f = check_db(db, &x, "after the resume with room");
-    cr_expect_eq(f.done, 120);
-    cr_expect_eq(f.epochs, 120 * 40);
 }
 
 // The checkpoints on a tmpfs that holds two and a half: the third needed at
