@@ -60,7 +60,16 @@
 //    command says to run `fptfarm fit OUT.db` again.  Jobs of OUT that no
 //    input holds, and experiments that no input holds, are left as they are.
 //
-// 6. Everything is one transaction on OUT: on any error (an input missing,
+// 6. An adaptive campaign's decisions (campaign_decisions, with its
+//    campaign_summary; schema version 3) are carried.  A campaign's
+//    decisions only grow, so of two sources holding the same experiment's,
+//    one must be a prefix of the other (equal in every column but
+//    created_at): the longer is kept, with its source's summary.  Two
+//    different sequences (two runs of one adaptive campaign, which decides
+//    as it goes and runs as one job) are refused, naming both files and the
+//    first decision that differs.
+//
+// 7. Everything is one transaction on OUT: on any error (an input missing,
 //    corrupt, not a database, at a newer version, or with a mismatched spec,
 //    wherever it is found) OUT is exactly as it was.  Merging the same inputs
 //    again leaves OUT unchanged; merging A and B gives the same OUT in either
@@ -156,6 +165,7 @@ typedef struct source {
     const char *path;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
+    int64_t version;   // schema version (OUT: the current one)
 } source;
 
 // An experiment of the merge, in order of first appearance in the inputs.
@@ -432,6 +442,7 @@ static int open_input(source *s, const char *path, fpt_err *err) {
         sql[S_JOBS] = "SELECT " JOB_COLUMNS_V3 ", NULL FROM jobs j WHERE j.experiment_id = ?1 "
                       "ORDER BY j.id";
     if (prepare_all(s, s->st, sql, S_COUNT, err)) goto fail;
+    s->version = version;
     return 0;
 fail:
     close_source(s);
@@ -588,6 +599,109 @@ static int merge_job(merge *m, const source *in, sqlite3_stmt *r, int64_t out_ex
     return exec(&m->out, t, "recording a job", err);
 }
 
+// ---- adaptive campaigns (rule 6) -------------------------------------------------------
+
+// The columns of a decision compared between sources (all but created_at,
+// which comes last).
+#define DECISION_COLUMNS                                                                         \
+    "seq, phase, action, protocol, timing, frequency, runs, basis, estimate, lo, hi, "        \
+    "runs_used, epochs_used, reason, created_at"
+enum { DECISION_COMPARED = 14, DECISION_ALL = 15 };
+#define SUMMARY_COLUMNS                                                                          \
+    "phase, stopped, protocol, timing, frequency, estimate, lo, hi, runs_used, epochs_used, "   \
+    "sweep_runs, sweep_epochs, reason"
+enum { SUMMARY_ALL = 13 };
+
+static int prep(const source *s, const char *sql, sqlite3_stmt **st, fpt_err *err) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return fpt_fail(err, "%s: preparing '%.60s': %s", s->path, sql, sqlite3_errmsg(s->db));
+    return 0;
+}
+
+// Carries the decisions of the input's experiment in_exp to OUT's out_exp.
+static int merge_decisions(merge *m, const source *in, int64_t in_exp, int64_t out_exp,
+                           const char *name, fpt_err *err) {
+    if (in->version < 3) return 0;   // no adaptive campaigns before version 3
+    sqlite3_stmt *a = NULL, *b = NULL, *ins = NULL, *sum = NULL, *put = NULL;
+    int rc = -1, ra, rb;
+    int64_t n_out = 0, differs = 0, n_in = 0;
+    static const char q[] = "SELECT " DECISION_COLUMNS " FROM campaign_decisions "
+                            "WHERE experiment_id = ?1 ORDER BY seq";
+    if (prep(in, q, &a, err) || prep(&m->out, q, &b, err)) goto out;
+    sqlite3_bind_int64(a, 1, in_exp);
+    sqlite3_bind_int64(b, 1, out_exp);
+    // Walk both in step: the common part must agree.
+    for (;;) {
+        ra = sqlite3_step(a);
+        rb = ra == SQLITE_ROW ? sqlite3_step(b) : SQLITE_DONE;
+        if (ra != SQLITE_ROW && ra != SQLITE_DONE) {
+            src_fail(in, "reading campaign decisions", err);
+            goto out;
+        }
+        if (rb != SQLITE_ROW && rb != SQLITE_DONE) {
+            src_fail(&m->out, "reading campaign decisions", err);
+            goto out;
+        }
+        if (ra == SQLITE_DONE) break;
+        n_in++;
+        if (rb == SQLITE_DONE) break;   // OUT's are a prefix of the input's
+        n_out++;
+        for (int c = 0; c < DECISION_COMPARED && !differs; c++)
+            if (!same_value(a, b, c)) differs = sqlite3_column_int64(a, 0);
+        if (differs) {
+            fpt_fail(err, "experiment '%s': %s holds other adaptive-campaign decisions than %s "
+                          "(decision %lld differs); an adaptive campaign decides as its runs "
+                          "finish and runs as one job, so two runs of it cannot be merged",
+                     name, in->path, m->out.path, (long long)differs);
+            goto out;
+        }
+    }
+    if (ra == SQLITE_ROW) {   // the input's go further: copy the rest and its summary
+        if (prep(&m->out,
+                 "INSERT INTO campaign_decisions (experiment_id, " DECISION_COLUMNS ") VALUES "
+                 "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 &ins, err))
+            goto out;
+        do {
+            sqlite3_bind_int64(ins, 1, out_exp);
+            for (int c = 0; c < DECISION_ALL; c++)
+                sqlite3_bind_value(ins, c + 2, sqlite3_column_value(a, c));
+            if (exec(&m->out, ins, "copying a campaign decision", err)) goto out;
+        } while ((ra = sqlite3_step(a)) == SQLITE_ROW);
+        if (ra != SQLITE_DONE) {
+            src_fail(in, "reading campaign decisions", err);
+            goto out;
+        }
+        if (prep(in, "SELECT " SUMMARY_COLUMNS " FROM campaign_summary WHERE experiment_id = ?1",
+                 &sum, err) ||
+            prep(&m->out,
+                 "INSERT OR REPLACE INTO campaign_summary (experiment_id, " SUMMARY_COLUMNS
+                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 &put, err))
+            goto out;
+        sqlite3_bind_int64(sum, 1, in_exp);
+        int rs = sqlite3_step(sum);
+        if (rs == SQLITE_ROW) {
+            sqlite3_bind_int64(put, 1, out_exp);
+            for (int c = 0; c < SUMMARY_ALL; c++)
+                sqlite3_bind_value(put, c + 2, sqlite3_column_value(sum, c));
+            if (exec(&m->out, put, "copying a campaign summary", err)) goto out;
+        } else if (rs != SQLITE_DONE) {
+            src_fail(in, "reading a campaign summary", err);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sum);
+    sqlite3_finalize(put);
+    (void)n_in;
+    return rc;
+}
+
 // Merges every experiment of input `in` into OUT.
 static int merge_input(merge *m, source *in, fpt_err *err) {
     // Match (and check) all of the input's experiments before its jobs.
@@ -631,6 +745,7 @@ static int merge_input(merge *m, source *in, fpt_err *err) {
             src_fail(in, "reading jobs", err);
             goto fail;
         }
+        if (merge_decisions(m, in, ids[k], x->out_id, x->name, err)) goto fail;
     }
     free(mine);
     free(ids);
@@ -676,6 +791,7 @@ int fpt_store_merge(fpt_store *out, const char *const *inputs, int n_inputs,
     m.odb = fpt_store_sqlite(out);
     m.out.path = fpt_store_path(out);
     m.out.db = m.odb;
+    m.out.version = FPT_STORE_SCHEMA_VERSION;
     source in = {0};
     fpt_merge_summary *sum = NULL;
     struct stat *file_ids = calloc((size_t)n_inputs, sizeof *file_ids);

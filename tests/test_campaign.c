@@ -13,6 +13,7 @@
 //     study's best protocol at a period within 10% of the best measured one.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,4 +386,92 @@ Test(campaign, settings_sections_enter_the_hash_and_old_specs_keep_theirs) {
     cr_expect_eq(b.campaign.budget_runs, 50);
     cr_expect_eq(b.campaign.batch, 20);
     fpt_job_spec_free(&a), fpt_job_spec_free(&b), fpt_job_spec_free(&c);
+}
+
+// The count of rows of `sql` run on db with `other` attached as o.
+static long long attached_count(const char *db, const char *other, const char *sql) {
+    sqlite3 *d;
+    cr_assert_eq(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char attach[600];
+    snprintf(attach, sizeof attach, "ATTACH '%s' AS o", other);
+    cr_assert_eq(sqlite3_exec(d, attach, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(d));
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(d, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(d));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    return n;
+}
+
+// `fptfarm merge` carries an adaptive campaign's decisions and summary, value
+// for value (checked by SQL against the source, not by the merge's own
+// reading); merging again changes nothing; a source whose decisions differ
+// is refused, OUT left as it was.
+Test(campaign, merge_carries_the_decisions, .timeout = 300) {
+    fpt_job_spec s;
+    parse(&s, SYNTH_SPEC);
+    outcome o = drive(&s, at("src.db"), NULL, 0);
+    fpt_campaign_state_free(&o.st);
+    static const char cols[] = "seq, phase, action, protocol, timing, frequency, runs, basis, "
+                               "estimate, lo, hi, runs_used, epochs_used, reason, created_at";
+    char q[1200];
+    long long n_src = attached_count(at("src.db"), at("src.db"),
+                                     "SELECT count(*) FROM campaign_decisions");
+    cr_assert_gt(n_src, 3);
+    for (int round = 0; round < 2; round++) {
+        fpt_err err = {{0}};
+        fpt_store *out;
+        cr_assert_eq(fpt_store_open(&out, at("out.db"), 1, NULL, &err), 0, "%s", err.msg);
+        const char *in[1] = {at("src.db")};
+        fpt_merge_summary *sum;
+        int n;
+        cr_assert_eq(fpt_store_merge(out, in, 1, &sum, &n, &err), 0, "%s", err.msg);
+        free(sum);
+        fpt_store_close(out);
+        cr_expect_eq(attached_count(at("out.db"), at("src.db"),
+                                    "SELECT count(*) FROM campaign_decisions"), n_src,
+                     "round %d: %lld decisions, the source has %lld", round,
+                     attached_count(at("out.db"), at("src.db"),
+                                    "SELECT count(*) FROM campaign_decisions"), n_src);
+        snprintf(q, sizeof q, "SELECT count(*) FROM (SELECT %s FROM main.campaign_decisions "
+                              "EXCEPT SELECT %s FROM o.campaign_decisions)", cols, cols);
+        cr_expect_eq(attached_count(at("out.db"), at("src.db"), q), 0, "a decision differs");
+        cr_expect_eq(attached_count(at("out.db"), at("src.db"),
+                                    "SELECT count(*) FROM (SELECT phase, stopped, protocol, timing, "
+                                    "frequency, estimate, lo, hi, runs_used, epochs_used, "
+                                    "sweep_runs, sweep_epochs, reason FROM main.campaign_summary "
+                                    "EXCEPT SELECT phase, stopped, protocol, timing, frequency, "
+                                    "estimate, lo, hi, runs_used, epochs_used, sweep_runs, "
+                                    "sweep_epochs, reason FROM o.campaign_summary)"), 0,
+                     "the summary differs");
+        cr_expect_eq(attached_count(at("out.db"), at("src.db"),
+                                    "SELECT count(*) FROM campaign_summary"), 1);
+    }
+    // Another run of the campaign, decided differently at decision 3.
+    sqlite3 *d;
+    cr_assert_eq(sqlite3_open(at("src.db"), &d), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(d, "UPDATE campaign_decisions SET reason = reason || ' (other)' "
+                                 "WHERE seq = 3", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+    FILE *f = fopen(at("out.db"), "rb");
+    cr_assert_not_null(f);
+    static char before[1 << 22], after[1 << 22];
+    size_t n0 = fread(before, 1, sizeof before, f);
+    fclose(f);
+    fpt_err err = {{0}};
+    fpt_store *out;
+    cr_assert_eq(fpt_store_open(&out, at("out.db"), 1, NULL, &err), 0, "%s", err.msg);
+    const char *in[1] = {at("src.db")};
+    fpt_merge_summary *sum = NULL;
+    int n;
+    cr_assert_eq(fpt_store_merge(out, in, 1, &sum, &n, &err), -1);
+    fpt_store_close(out);
+    cr_expect(strstr(err.msg, "other adaptive-campaign decisions") &&
+                  strstr(err.msg, "decision 3 differs"), "%s", err.msg);
+    f = fopen(at("out.db"), "rb");
+    size_t n1 = fread(after, 1, sizeof after, f);
+    fclose(f);
+    cr_expect(n0 == n1 && memcmp(before, after, n0) == 0, "the refused merge changed OUT");
+    fpt_job_spec_free(&s);
 }
