@@ -181,8 +181,21 @@ static void bind_condition_key(sqlite3_stmt *st, int64_t fit_id, const char *pro
     sqlite3_bind_double(st, 4, frequency);
 }
 
-enum { S_DEL, S_FIT, S_COND, S_SURV, S_KS, S_REF, S_PRED, S_N };
+// Replacing a fit deletes its rows by key, children first, and with them
+// any orphans: rows whose fit is gone (a fit deleted in a connection with
+// foreign keys off, as the stock sqlite3 shell has them, leaves its rows
+// behind, and a new fit reusing the id would collide with them).
+#define DELETE_CHILDREN(table)                                                                   \
+    "DELETE FROM " table " WHERE fit_id NOT IN (SELECT id FROM fits) OR fit_id IN "             \
+    "(SELECT id FROM fits WHERE experiment_id = ?1 AND target = ?2)"
+enum { S_DEL_COND, S_DEL_SURV, S_DEL_KS, S_DEL_REF, S_DEL_PRED, S_DEL, S_FIT, S_COND, S_SURV,
+       S_KS, S_REF, S_PRED, S_N };
 static const char *const save_sql[S_N] = {
+    [S_DEL_COND] = DELETE_CHILDREN("fit_conditions"),
+    [S_DEL_SURV] = DELETE_CHILDREN("fit_survival"),
+    [S_DEL_KS] = DELETE_CHILDREN("fit_ks"),
+    [S_DEL_REF] = DELETE_CHILDREN("fit_references"),
+    [S_DEL_PRED] = DELETE_CHILDREN("fit_predictions"),
     [S_DEL] = "DELETE FROM fits WHERE experiment_id = ?1 AND target = ?2",
     [S_FIT] = "INSERT INTO fits (experiment_id, target, horizon, level, survival_ci, bootstrap, "
               "seed, ks_reference, alpha, t_rel, unfinished_runs) "
@@ -205,9 +218,11 @@ static const char *const save_sql[S_N] = {
 };
 
 static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err *err) {
-    sqlite3_bind_int64(st[S_DEL], 1, f->experiment_id);
-    sqlite3_bind_double(st[S_DEL], 2, f->opt.target);
-    if (fpt_sql_insert(s, st[S_DEL], err)) return -1;
+    for (int k = S_DEL_COND; k <= S_DEL; k++) {
+        sqlite3_bind_int64(st[k], 1, f->experiment_id);
+        sqlite3_bind_double(st[k], 2, f->opt.target);
+        if (fpt_sql_insert(s, st[k], err)) return -1;
+    }
     sqlite3_stmt *q = st[S_FIT];
     sqlite3_bind_int64(q, 1, f->experiment_id);
     sqlite3_bind_double(q, 2, f->opt.target);

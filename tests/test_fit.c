@@ -583,3 +583,48 @@ Test(fit, command_explains_missing_things) {
     fclose(rf);
     cr_expect(strstr(line, "--ci 'loglog': expected log-log or log"), "%s", line);
 }
+
+// A fit deleted in a connection with foreign keys off (the stock sqlite3
+// shell's default) leaves its fit_* rows behind; the next fit, which may get
+// the same id, replaces rows by key and leaves no orphan.
+Test(fit, orphans_of_a_deleted_fit_do_not_block_the_next, .timeout = 120) {
+    char csv[160];
+    study_csv(g_dir, csv, sizeof csv);
+    fpt_store *s;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), 0, "%s", err.msg);
+    const double t72 = 72;
+    cr_assert_eq(fpt_import_csv(s, csv, "meir2025", &t72, 1, &err), 0, "%s", err.msg);
+    fpt_runs runs;
+    cr_assert_eq(fpt_store_load_runs(s, NULL, &runs, &err), 0, "%s", err.msg);
+    fpt_fit_options o = fpt_fit_options_default;
+    o.target = 72;
+    o.reference = 20;
+    o.bootstrap = 20;
+    fpt_fit f;
+    cr_assert_eq(fpt_fit_run(&runs, &o, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_save_fit(s, &f, &err), 0, "%s", err.msg);
+    fpt_store_close(s);
+    const long long rows = count_in("SELECT count(*) FROM fit_survival");
+    cr_assert_gt(rows, 0);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(g_db, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA foreign_keys = OFF; DELETE FROM fits", NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(count_in("SELECT count(*) FROM fit_survival"), rows, "orphans left behind");
+    cr_assert_eq(fpt_store_open(&s, g_db, 0, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_store_save_fit(s, &f, &err), 0, "the next fit: %s", err.msg);
+    fpt_store_close(s);
+    cr_expect_eq(count_in("SELECT count(*) FROM fit_survival"), rows);
+    static const char *const children[] = {"fit_conditions", "fit_survival", "fit_ks",
+                                           "fit_references", "fit_predictions"};
+    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
+        char q[160];
+        snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE fit_id NOT IN (SELECT id FROM fits)",
+                 children[i]);
+        cr_expect_eq(count_in(q), 0, "%s has orphans", children[i]);
+    }
+    fpt_fit_free(&f);
+    fpt_runs_free(&runs);
+}
