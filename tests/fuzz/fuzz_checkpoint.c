@@ -27,8 +27,9 @@
 #include "resnet.h"
 #include "sgd.h"
 
-#define PREFIX 104   // magic, version, header size, the 88-byte header
-#define TAIL 8       // the FNV-1a hash
+#define PREFIX_V1 104   // magic, version, header size, the 88-byte header
+#define PREFIX 128      // version 2: the 112-byte header (owner_db, owner_job added)
+#define TAIL 8          // the FNV-1a hash
 
 static fpt_resnet *model;
 static fpt_sgd opt;
@@ -53,7 +54,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static const fpt_run_state SENTINEL_STATE = {
-    0xA5A5A5A5A5A5A5A5ull, -7, -7, -7, -7, -7, {-7, -7, -7, -7, -7, -7, -7, -7}};
+    .config_hash = 0xA5A5A5A5A5A5A5A5ull, .epoch = -7, .perturb_events = -7,
+    .last_restart = -7, .diverged = -7, .n_targets = -7,
+    .fpt = {-7, -7, -7, -7, -7, -7, -7, -7},
+    .owner_db = {0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5, 0xA5,
+                 0xA5, 0xA5, 0xA5},
+    .owner_job = -7};
 
 // Fills the destination with a pattern no checkpoint of the seed corpus has.
 static void poison(fpt_run_state *st) {
@@ -78,7 +84,15 @@ static void check_untouched(const fpt_run_state *st) {
         fuzz_die("rejected load wrote into the model or optimizer");
 }
 
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static void check_accepted(const fpt_run_state *st, const uint8_t *data, size_t size) {
+    // A version-1 file (accepted as it is still read) has no owner: its
+    // arrays start earlier, and saving it again writes version 2.
+    const int v1 = get_u32(data + 8) == 1;
+    const size_t prefix = v1 ? PREFIX_V1 : PREFIX;
     if (st->epoch < 0 || st->perturb_events < 0 || st->last_restart < 0 ||
         st->last_restart > st->epoch || (st->diverged != 0 && st->diverged != 1) ||
         st->n_targets < 0 || st->n_targets > FPT_MAX_TARGETS)
@@ -89,14 +103,34 @@ static void check_accepted(const fpt_run_state *st, const uint8_t *data, size_t 
         if (st->fpt[k] < 0 || st->fpt[k] > st->epoch)
             fuzz_die("accepted fpt[%d] = %d with epoch %d", k, st->fpt[k], st->epoch);
     const size_t pb = sizeof(float) * model->n_params, bb = sizeof(float) * model->n_buffers;
-    if (size != PREFIX + 2 * pb + bb + TAIL)
+    if (size != prefix + 2 * pb + bb + TAIL)
         fuzz_die("accepted a file of %zu bytes for a model of %zu + %zu values", size,
                  model->n_params, model->n_buffers);
-    if (memcmp(model->params, data + PREFIX, pb) || memcmp(model->buffers, data + PREFIX + pb, bb) ||
-        memcmp(opt.velocity, data + PREFIX + pb + bb, pb))
+    if (memcmp(model->params, data + prefix, pb) || memcmp(model->buffers, data + prefix + pb, bb) ||
+        memcmp(opt.velocity, data + prefix + pb + bb, pb))
         fuzz_die("loaded arrays differ from the file's");
+    if (v1) {
+        static const uint8_t zero[16];
+        if (memcmp(st->owner_db, zero, 16) || st->owner_job != 0)
+            fuzz_die("a version-1 checkpoint loaded with an owner");
+    }
     // Round trip: the format has one encoding per state, so saving what was
-    // loaded must reproduce the file byte for byte.
+    // loaded must reproduce the file byte for byte (a version-1 file: its
+    // version-2 encoding, the zero owner inserted after its header).
+    uint8_t *want = (uint8_t *)data;
+    if (v1) {
+        const size_t n2 = size + (PREFIX - PREFIX_V1);
+        want = calloc(1, n2);
+        if (!want) return;
+        memcpy(want, data, PREFIX_V1);
+        memcpy(want + PREFIX, data + PREFIX_V1, size - PREFIX_V1 - TAIL);
+        const uint32_t two = 2, hb = PREFIX - 16;
+        for (int i = 0; i < 4; i++) want[8 + i] = (uint8_t)(two >> (8 * i));
+        for (int i = 0; i < 4; i++) want[12 + i] = (uint8_t)(hb >> (8 * i));
+        const uint64_t h = fpt_fnv1a(FPT_FNV1A_INIT, want, n2 - TAIL);
+        for (int i = 0; i < 8; i++) want[n2 - TAIL + (size_t)i] = (uint8_t)(h >> (8 * i));
+        size = n2;
+    }
     fpt_err err;
     fuzz_err_reset(&err);
     if (fpt_checkpoint_save(resaved, st, model, &opt, &err))
@@ -105,9 +139,10 @@ static void check_accepted(const fpt_run_state *st, const uint8_t *data, size_t 
     uint8_t *back = malloc(size + 1);
     size_t got = (f && back) ? fread(back, 1, size + 1, f) : 0;
     if (f) fclose(f);
-    if (got != size || memcmp(back, data, size) != 0)
+    if (got != size || memcmp(back, want, size) != 0)
         fuzz_die("load then save does not give back the same %zu bytes (got %zu)", size, got);
     free(back);
+    if (want != data) free(want);
 }
 
 static void load_one(const uint8_t *data, size_t size) {
@@ -132,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     load_one(data, size);
-    if (size < PREFIX + TAIL) return 0;
+    if (size < PREFIX_V1 + TAIL) return 0;
     const uint64_t h = fpt_fnv1a(FPT_FNV1A_INIT, data, size - TAIL);
     if (get_u64(data + size - TAIL) == h) return 0;   // already right: done above
     if (fixed_cap < size) {

@@ -50,18 +50,24 @@ static void checkpoints(const char *dir) {
     char path[1024];
 
     // A fresh run (epoch 0, zero momentum).
-    fpt_run_state st = {0x0123456789abcdefull, 0, 0, 0, 0, 1, {0}};
+    fpt_run_state st = {.config_hash = 0x0123456789abcdefull, .n_targets = 1};
     snprintf(path, sizeof path, "%s/checkpoint/fresh.bin", dir);
     if (fpt_checkpoint_save(path, &st, m, &opt, &err)) die("save", &err);
 
     // Mid-run: momentum, perturbations, a restart, two targets (one reached).
     for (size_t i = 0; i < opt.n; i++) opt.velocity[i] = (float)((double)i * 1e-3 - 0.5);
-    fpt_run_state mid = {42, 12, 3, 10, 0, 2, {7, 0, 0, 0, 0, 0, 0, 0}};
+    // A farm's: it names its database and job.
+    fpt_run_state mid = {.config_hash = 42, .epoch = 12, .perturb_events = 3,
+                         .last_restart = 10, .n_targets = 2, .fpt = {7},
+                         .owner_db = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
+                         .owner_job = 17};
     snprintf(path, sizeof path, "%s/checkpoint/mid-run.bin", dir);
     if (fpt_checkpoint_save(path, &mid, m, &opt, &err)) die("save", &err);
 
     // Diverged, every target slot used.
-    fpt_run_state div = {7, 30, 29, 30, 1, 8, {1, 2, 3, 4, 5, 6, 7, 30}};
+    fpt_run_state div = {.config_hash = 7, .epoch = 30, .perturb_events = 29,
+                         .last_restart = 30, .diverged = 1, .n_targets = 8,
+                         .fpt = {1, 2, 3, 4, 5, 6, 7, 30}};
     snprintf(path, sizeof path, "%s/checkpoint/diverged.bin", dir);
     if (fpt_checkpoint_save(path, &div, m, &opt, &err)) die("save", &err);
 
