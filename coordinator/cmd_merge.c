@@ -47,12 +47,11 @@ int fpt_cmd_merge(int argc, char **argv, fpt_err *err) {
     }
     for (int i = 0; i < argc; i++)
         if (argv[i][0] == '-') {
-            fprintf(stderr, "fptfarm: merge: unknown option '%s' (%s)\n", argv[i], merge_usage);
+            fpt_print_error(stderr, "merge: unknown option '%s' (%s)", argv[i], merge_usage);
             return 2;
         }
     if (argc < 2) {
-        fprintf(stderr, "fptfarm: merge: expected OUT.db and at least one IN.db (%s)\n",
-                merge_usage);
+        fpt_print_error(stderr, "merge: expected OUT.db and at least one IN.db (%s)", merge_usage);
         return 2;
     }
     const char *out = argv[0];
