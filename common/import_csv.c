@@ -11,6 +11,7 @@
 
 #include "first_passage.h"
 #include "hash.h"
+#include "protocol.h"
 #include "traces_csv.h"
 
 // What each run is stored into, and a buffer for its epoch records.
@@ -41,10 +42,17 @@ static int fill_records(import_ctx *ic, const fpt_trace_run *run, fpt_err *err) 
     return 0;
 }
 
-// Stores one run as a finished job: its epochs and first passages.
+// Stores one run as a finished job: its epochs and first passages.  Its
+// protocol must be one fptfarm knows (protocol.h), so that an import stores
+// what the farm would have: a name `fptfarm fit` refuses (longer than its
+// 31-byte fields) or a variant spelling ("Shrink", which would become a
+// condition of its own) is refused here, not long after the import (the
+// reader prefixes the run's first line).
 static int store_run(const fpt_trace_run *run, void *ctx, fpt_err *err) {
     import_ctx *ic = ctx;
-    const int is_none = strcmp(run->protocol, "none") == 0;
+    fpt_protocol_kind kind;
+    if (fpt_protocol_parse(run->protocol, &kind, err)) return -1;
+    const int is_none = kind == FPT_PROTO_NONE;
     int64_t job_id;   // new: the reader refuses a run that appears twice
     if (fpt_store_job(ic->s, ic->exp_id, run->protocol, is_none ? "none" : "periodic",
                       (double)run->period, (int64_t)run->seed, &job_id, NULL, err))

@@ -6,8 +6,11 @@
 //     none,0,0,1,43.54
 //
 // The header is required and must be exactly those five columns.  protocol
-// `none` needs period 0 (timing 'none', frequency 0); any other protocol
-// needs period >= 1 (timing 'periodic', frequency = period).  The rows of one
+// is one of fptfarm's, as written (none, reset, partial_reset,
+// shrink_perturb, warm_restart: protocol.h; anything else is refused at its
+// run's first line, rather than by `fptfarm fit` later).  `none` needs
+// period 0 (timing 'none', frequency 0); any other protocol needs
+// period >= 1 (timing 'periodic', frequency = period).  The rows of one
 // run (protocol, period, seed) are contiguous, with epochs 1..n in order and
 // no gaps; test_acc is in percent, in [0, 100].
 //

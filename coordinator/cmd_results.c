@@ -2,9 +2,12 @@
 //   fptfarm import DB CSV --name NAME [--target 72[,60]]
 //   fptfarm status DB
 // Only these commands (and later the coordinator) open the database.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "import_csv.h"
@@ -35,6 +38,37 @@ int fpt_cmd_status(int argc, char **argv, fpt_err *err) {
     return rc;
 }
 
+// The database file and SQLite's side files next to it.
+static const char *const db_suffixes[] = {"", "-journal", "-wal", "-shm"};
+enum { N_DB_FILES = sizeof db_suffixes / sizeof *db_suffixes };
+
+// Which of db's files exist now (lstat: a dangling symlink exists too).
+// Anything that cannot be checked counts as present, so it is never removed.
+static void db_files_present(const char *db, int present[N_DB_FILES]) {
+    char path[4096];
+    struct stat sb;
+    for (int k = 0; k < N_DB_FILES; k++) {
+        if ((size_t)snprintf(path, sizeof path, "%s%s", db, db_suffixes[k]) >= sizeof path)
+            present[k] = 1;
+        else
+            present[k] = lstat(path, &sb) == 0 || errno != ENOENT;
+    }
+}
+
+// After a failed import into a database it created: removes the files that
+// were not there before, so that a retry starts from nothing and no empty
+// database is left to be mistaken for a result.  A file that existed before
+// is never removed: its contents are untouched (one transaction).
+static void remove_created(const char *db, const int before[N_DB_FILES]) {
+    if (before[0]) return;
+    char path[4096];
+    for (int k = N_DB_FILES - 1; k >= 0; k--) {
+        if (before[k]) continue;
+        snprintf(path, sizeof path, "%s%s", db, db_suffixes[k]);   // fitted when checked
+        unlink(path);
+    }
+}
+
 int fpt_cmd_import(int argc, char **argv, fpt_err *err) {
     const char *db = NULL, *csv = NULL, *name = NULL;
     // Targets are parsed by the same rule as `fptfarm train --target`.
@@ -58,19 +92,20 @@ int fpt_cmd_import(int argc, char **argv, fpt_err *err) {
         spec.run.n_targets = 1;
         spec.run.targets[0] = 50.0;
     }
-    fpt_store *s;
-    if (fpt_store_open(&s, db, 1, NULL, err)) return -1;
-    // The lease: no import into a database a campaign is writing (store.h).
-    if (fpt_store_lease_check(s, err)) {
-        fpt_store_close(s);
+    int before[N_DB_FILES];
+    db_files_present(db, before);
+    fpt_store *s = NULL;
+    if (fpt_store_open(&s, db, 1, NULL, err) ||
+        // The lease: no import into a database a campaign is writing (store.h).
+        fpt_store_lease_check(s, err) ||
+        fpt_import_csv(s, csv, name, spec.run.targets, spec.run.n_targets, err)) {
+        fpt_store_close(s);   // first: SQLite removes or keeps its side files on close
+        remove_created(db, before);
         return -1;
     }
-    int rc = fpt_import_csv(s, csv, name, spec.run.targets, spec.run.n_targets, err);
-    if (rc == 0) {
-        int n = 0;
-        printf("imported %s into %s\n", csv, db);
-        rc = fpt_store_progress(s, print_progress, &n, err);
-    }
+    int n = 0;
+    printf("imported %s into %s\n", csv, db);
+    int rc = fpt_store_progress(s, print_progress, &n, err);
     fpt_store_close(s);
     return rc;
 }

@@ -1,17 +1,20 @@
 // test_import.c — importing long-format trace CSVs: exact jobs, epochs and
 // first passages (reached and censored) of a small file written here, one
-// file:line error per kind of malformed input with the database left
-// without the experiment, and the counts of the published CIFAR-10 traces
-// (tests/data).
+// file:line error per kind of malformed input (unknown protocols included)
+// with the database left without the experiment, a failed `fptfarm import`
+// leaving no database it created (and every file that existed before), and
+// the counts of the published CIFAR-10 traces (tests/data).
 //
 // Every test works in its own mkdtemp directory, removed by the fixture.
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "import_csv.h"
@@ -215,6 +218,18 @@ static const struct {
     {H OK_RUN "none,0,0,4,30\n", 4, "epoch 4 after epoch 2"},
     {H OK_RUN "none,0,1,2,30\n", 4, "starts at epoch 2, not 1"},
     {H OK_RUN "none,0,1,1,30\nnone,0,0,1,30\n", 5, "appears again"},
+    // Protocols fptfarm does not know, refused at the run's first line with
+    // the accepted names: `fptfarm fit` would refuse the long one later, and
+    // take the others as conditions of their own.
+    {H OK_RUN "Shrink_Perturb,2,1,1,30\nShrink_Perturb,2,1,2,40\n", 4,
+     "unknown protocol 'Shrink_Perturb' (expected: none, reset, partial_reset, shrink_perturb, "
+     "warm_restart)"},
+    {H "sp,2,1,1,30\n" OK_RUN, 2, "unknown protocol 'sp' (expected: none, reset, partial_reset, "
+     "shrink_perturb, warm_restart)"},
+    {H OK_RUN "None,3,1,1,30\n", 4, "unknown protocol 'None'"},
+    {H OK_RUN "shrink_perturb ,2,1,1,30\n", 4, "unknown protocol 'shrink_perturb '"},
+    {H OK_RUN "shrink_perturb_with_a_name_of_more_than_31_bytes,2,1,1,30\n", 4,
+     "unknown protocol 'shrink_perturb_with_a_name_of_more_than_31_bytes'"},
 };
 
 Test(import_csv, malformed_files_rolled_back) {
@@ -289,4 +304,104 @@ Test(import_csv, study_traces_counts, .timeout = 60) {
                           "WHERE j.protocol = 'none' AND fp.target = 72 AND fp.epoch IS NULL "
                           "AND fp.censored_at = 200"),
                  293);
+}
+
+// Every protocol name fptfarm knows is imported, under its own name.
+Test(import_csv, every_known_protocol_is_accepted) {
+    static const char *const names[] = {"none", "reset", "partial_reset", "shrink_perturb",
+                                        "warm_restart"};
+    FILE *f = fopen(g_csv, "w");
+    cr_assert_not_null(f);
+    fputs(H, f);
+    for (int i = 0; i < 5; i++) fprintf(f, "%s,%d,1,1,60\n", names[i], i == 0 ? 0 : 3);
+    fclose(f);
+    fpt_store *s = open_store();
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_import_csv(s, g_csv, "known", targets, 2, &err), 0, "%s", err.msg);
+    fpt_store_close(s);
+    for (int i = 0; i < 5; i++) {
+        char q[160];
+        snprintf(q, sizeof q, "SELECT count(*) FROM jobs WHERE protocol = '%s'", names[i]);
+        cr_expect_eq(count_in(q), 1, "%s", names[i]);
+    }
+}
+
+// ---- a failed `fptfarm import` leaves no database it created ----------------------
+
+// Runs `$FPTFARM import DB CSV --name NAME`; its exit status, stderr in err.
+static int import_cmd(const char *db, const char *csv, const char *name, char *err, size_t cap) {
+    const char *bin = getenv("FPTFARM") ? getenv("FPTFARM") : "build/fptfarm";
+    char cmd[1024], err_path[160];
+    snprintf(err_path, sizeof err_path, "%s/err.txt", g_dir);
+    snprintf(cmd, sizeof cmd, "%s import %s %s --name %s > /dev/null 2> %s", bin, db, csv, name,
+             err_path);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "%s did not exit", cmd);
+    FILE *f = fopen(err_path, "r");
+    cr_assert_not_null(f);
+    err[fread(err, 1, cap - 1, f)] = '\0';
+    fclose(f);
+    return WEXITSTATUS(st);
+}
+
+// The files in g_dir whose names start with "results.db", as "a b c".
+static void db_files(char *out, size_t cap) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "cd %s && ls -A | grep '^results\\.db' | tr '\\n' ' '", g_dir);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    out[fread(out, 1, cap - 1, p)] = '\0';
+    pclose(p);
+}
+
+// FNV-1a of a file's bytes and size (0: no such file).
+static uint64_t file_hash(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint64_t h = 0xcbf29ce484222325ull;
+    int c;
+    long n = 0;
+    while ((c = fgetc(f)) != EOF) h = (h ^ (unsigned char)c) * 0x100000001b3ull, n++;
+    fclose(f);
+    return h ^ (uint64_t)n;
+}
+
+Test(import_csv, failed_import_removes_only_the_database_it_created) {
+    char err[1024], files[512];
+    // A malformed file (line 4), and a protocol fptfarm does not know.
+    write_file(g_csv, H OK_RUN "none,0,0,4,30\n");
+    char unknown[160];
+    snprintf(unknown, sizeof unknown, "%s/unknown.csv", g_dir);
+    write_file(unknown, H OK_RUN "Shrink,2,1,1,30\n");
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/missing.csv", g_dir);
+    const char *const csvs[] = {g_csv, unknown, missing};
+    for (int k = 0; k < 3; k++) {
+        cr_expect_eq(import_cmd(g_db, csvs[k], "x", err, sizeof err), 1, "%s", err);
+        cr_expect_eq(strncmp(err, "fptfarm: ", 9), 0, "%s", err);
+        db_files(files, sizeof files);
+        cr_expect_str_eq(files, "", "left behind by a failed import of %s: %s", csvs[k], files);
+    }
+
+    // A database that existed before is kept, unchanged: a good import
+    // first, then failing ones into it.
+    write_small_csv();
+    cr_assert_eq(import_cmd(g_db, g_csv, "small", err, sizeof err), 0, "%s", err);
+    const uint64_t before = file_hash(g_db);
+    cr_assert_neq(before, 0);
+    const char *const bad_csvs[] = {unknown, missing};
+    for (int k = 0; k < 2; k++) {
+        cr_expect_eq(import_cmd(g_db, bad_csvs[k], "y", err, sizeof err), 1, "%s", err);
+        cr_expect_eq(file_hash(g_db), before, "%s: the existing database was changed", bad_csvs[k]);
+        db_files(files, sizeof files);
+        cr_expect_str_eq(files, "results.db ", "%s", files);
+    }
+    cr_expect_eq(count_in("SELECT count(*) FROM jobs"), NRUNS);
+
+    // An empty file that existed before (made by the user, or left by a
+    // crash) is not fptfarm's to remove either.
+    cr_assert_eq(remove(g_db), 0);
+    write_file(g_db, "");
+    cr_expect_eq(import_cmd(g_db, missing, "x", err, sizeof err), 1, "%s", err);
+    cr_expect_eq(access(g_db, F_OK), 0, "a file that existed before was removed");
 }
