@@ -6,7 +6,8 @@
 //
 // 1. Inputs are never written.  Each is opened read-only by its own
 //    connection (one at a time, so any number of shards can be merged),
-//    read in one read transaction (a consistent snapshot), and checked
+//    read in one read transaction (a consistent snapshot), with foreign
+//    keys on like every connection fptfarm opens, and checked
 //    first: a file that is not an SQLite database, an SQLite database that
 //    is not fptfarm's (user_version 0) and a newer schema version are
 //    refused naming the file.  An older schema version (1) is read as it is
@@ -404,7 +405,11 @@ static int open_input(source *s, const char *path, fpt_err *err) {
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec_once(s, "BEGIN", err)) goto fail;
+    // Foreign keys on, as in every connection fptfarm opens: a read-only one
+    // never enforces them, but nothing fptfarm runs should depend on which
+    // connection it runs on.  Set before BEGIN: inside a transaction the
+    // pragma does nothing.
+    if (exec_once(s, "PRAGMA foreign_keys = ON", err) || exec_once(s, "BEGIN", err)) goto fail;
     sqlite3_stmt *q;
     int64_t version = 0, objects = 0;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {

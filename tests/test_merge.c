@@ -967,3 +967,46 @@ Test(merge, command_prints_summary_and_exit_codes) {
              at("out.db"));
     cr_expect_str_eq(out, want);
 }
+
+// ---- foreign keys ----------------------------------------------------------------
+
+// Every statement fptfarm runs while a test watches, and those that ran on a
+// connection with foreign keys off (PRAGMAs aside: they are how a connection
+// is set up).  The state is read from SQLite itself, per statement, through
+// a trace installed on every connection opened meanwhile.
+static int g_statements, g_fk_off;
+static char g_fk_off_sql[160];
+
+static int trace_statement(unsigned type, void *ctx, void *p, void *x) {
+    (void)ctx, (void)x;
+    if (type != SQLITE_TRACE_STMT) return 0;
+    sqlite3_stmt *st = p;
+    const char *sql = sqlite3_sql(st);
+    if (!sql || !strncmp(sql, "PRAGMA", 6)) return 0;
+    int on = -1;
+    sqlite3_db_config(sqlite3_db_handle(st), SQLITE_DBCONFIG_ENABLE_FKEY, -1, &on);
+    g_statements++;
+    if (on != 1 && g_fk_off++ == 0) snprintf(g_fk_off_sql, sizeof g_fk_off_sql, "%s", sql);
+    return 0;
+}
+
+static int trace_connection(sqlite3 *db, char **errmsg, const struct sqlite3_api_routines *api) {
+    (void)errmsg, (void)api;
+    return sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_statement, NULL);
+}
+
+// A merge reads its inputs on connections of its own: they run with
+// foreign keys on too, like every connection fptfarm opens (and so does
+// OUT's, the store's).
+Test(merge, every_connection_runs_with_foreign_keys_on) {
+    // void (*)(void) is the generic function pointer SQLite's API takes.
+    cr_assert_eq(sqlite3_auto_extension((void (*)(void))trace_connection), SQLITE_OK);
+    make_overlapping_inputs();
+    const char *in[] = {at("a.db"), at("b.db"), at("c.db")};
+    merged m = merge_ok(at("out.db"), in, 3);
+    free(m.sum);
+    sqlite3_reset_auto_extension();
+    cr_assert_gt(g_statements, 100, "the trace saw %d statements", g_statements);
+    cr_expect_eq(g_fk_off, 0, "%d of %d statements ran with foreign keys off, the first: %s",
+                 g_fk_off, g_statements, g_fk_off_sql);
+}
