@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "blas_setup.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,30 @@
 #define FPT_BLAS_OPENBLAS 1
 #endif
 
+// A thread count from the environment envp (NULL: this process's): its
+// first number ("4" or "4,2", as OpenMP allows lists), or 0 when unset or
+// not a positive number.
+static int env_threads(char *const *envp, const char *name) {
+    const char *v = NULL;
+    if (!envp) v = getenv(name);
+    for (size_t len = strlen(name); envp && *envp && !v; envp++)
+        if (!strncmp(*envp, name, len) && (*envp)[len] == '=') v = *envp + len + 1;
+    if (!v) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return end != v && n > 0 && n < INT_MAX ? (int)n : 0;
+}
+
+int fpt_blas_startup_threads(char *const *envp) {
+    long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    if (cpus < 1) cpus = 1;
+    const int n = env_threads(envp, "OMP_NUM_THREADS");
+    return n > 0 && n < cpus ? n : (int)(cpus < INT_MAX ? cpus : INT_MAX);
+}
+
 #ifdef FPT_BLAS_OPENBLAS
+size_t fpt_blas_thread_space(void) { return (size_t)128 << 20; }
+
 const char *fpt_blas_corename(void) { return openblas_get_corename(); }
 
 static int core_in(const char *core, const char *const *list) {
@@ -74,6 +98,8 @@ void fpt_set_threads(int n) {
 }
 
 #else   // MKL or BLIS: their own CPU dispatch; only the thread count to set
+
+size_t fpt_blas_thread_space(void) { return 0; }
 
 const char *fpt_blas_corename(void) {
 #if defined(FPT_BLAS_MKL)

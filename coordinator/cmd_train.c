@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "blas_setup.h"
+#include "memory.h"
 #include "train_spec.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -70,6 +71,9 @@ int fpt_cmd_train(int argc, char **argv, fpt_err *err) {
         if (fpt_train_spec_set(&spec, name, argv[++i], err)) return -1;
     }
     fpt_train_spec_finish(&spec);
+    // Before the threads exist: under a small ulimit -v their buffers would
+    // make OpenBLAS spin forever or libgomp exit (memory.h).
+    if (fpt_mem_threads_check(spec.threads, err)) return -1;
     fpt_set_threads(spec.threads);
     if (fpt_backend_check(spec.run.backend, spec.run.precision, err)) return -1;
 

@@ -12,11 +12,14 @@
 // Errors print one line, "fptfarm: <what went wrong>", and exit 1; bad usage
 // exits 2.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blas_setup.h"
 #include "commands.h"
 #include "error.h"
+#include "memory.h"
 
 #define FPTFARM_VERSION "0.1.0"
 
@@ -39,6 +42,39 @@ static void usage(FILE *f) {
             "  version   print the version\n");
 }
 
+
+// This process's rank when a launcher started it (mpirun, srun), else 0,
+// from the environment envp (NULL: getenv's): an error every rank finds
+// before MPI is up is printed by rank 0 alone.
+static int launcher_rank(char *const *envp) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const size_t len = strlen(vars[i]);
+        const char *v = envp ? NULL : getenv(vars[i]);
+        for (char *const *e = envp; e && *e && !v; e++)
+            if (!strncmp(*e, vars[i], len) && (*e)[len] == '=') v = *e + len + 1;
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
+// Runs before every shared library's initialiser (the executable's
+// .preinit_array comes first): OpenBLAS's initialiser, under a ulimit -v too
+// small for the buffers it reserves, spins forever before main() is reached
+// (measured: every command, `fptfarm version` included, up to 343 MiB with 2
+// threads).  So the limit is checked here (memory.c has the figures), and a
+// limit that is too small ends the process with one line.  Only libc's
+// plain functions are usable here: not even getenv() (libc's own
+// initialiser sets environ), hence envp.
+static void check_address_space(int argc, char **argv, char **envp) {
+    const int mpi = argc > 1 && !strcmp(argv[1], "run");
+    char msg[512];
+    if (fpt_mem_startup_check(envp, mpi, msg, sizeof msg) == 0) return;
+    if (launcher_rank(envp) == 0) fpt_print_error(stderr, "%s", msg);
+    _exit(1);
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_check)(int, char **, char **) = check_address_space;
 
 // `fptfarm demo`: a preset of `fptfarm train` (any train option given after
 // it overrides the preset): a width-8 ResNet-18 on the built-in synthetic
@@ -67,7 +103,14 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "version")) {
         printf("fptfarm %s\n", FPTFARM_VERSION);
         return 0;
-    } else if (!strcmp(argv[1], "train")) {
+    }
+    // Settings from the environment are checked before any command writes
+    // anything (a database, a checkpoint): a typo is never "no limit".
+    if (fpt_mem_limit_check(&err)) {
+        if (launcher_rank(NULL) == 0) fpt_print_error(stderr, "%s", err.msg);
+        return 1;
+    }
+    if (!strcmp(argv[1], "train")) {
         fpt_blas_fix_coretype(argv);
         rc = fpt_cmd_train(argc - 2, argv + 2, &err);
     } else if (!strcmp(argv[1], "run")) {
@@ -87,13 +130,13 @@ int main(int argc, char **argv) {
         fpt_blas_fix_coretype(argv);
         rc = cmd_demo(argc - 2, argv + 2, &err);
     } else {
-        fprintf(stderr, "fptfarm: unknown command '%s' (expected: run, train, demo, import, "
-                        "status, fit, plot, merge, version)\n",
-                argv[1]);
+        fpt_print_error(stderr, "unknown command '%s' (expected: run, train, demo, import, "
+                                "status, fit, plot, merge, version)",
+                        argv[1]);
         return 2;
     }
     if (rc < 0) {
-        fprintf(stderr, "fptfarm: %s\n", err.msg);
+        fpt_print_error(stderr, "%s", err.msg);
         return 1;
     }
     return rc;
