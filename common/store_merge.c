@@ -629,7 +629,7 @@ static int merge_decisions(merge *m, const source *in, int64_t in_exp, int64_t o
     if (in->version < 3) return 0;   // no adaptive campaigns before version 3
     sqlite3_stmt *a = NULL, *b = NULL, *ins = NULL, *sum = NULL, *put = NULL;
     int rc = -1, ra, rb;
-    int64_t n_out = 0, differs = 0, n_in = 0;
+    int64_t differs = 0;
     static const char q[] = "SELECT " DECISION_COLUMNS " FROM campaign_decisions "
                             "WHERE experiment_id = ?1 ORDER BY seq";
     if (prep(in, q, &a, err) || prep(&m->out, q, &b, err)) goto out;
@@ -648,9 +648,7 @@ static int merge_decisions(merge *m, const source *in, int64_t in_exp, int64_t o
             goto out;
         }
         if (ra == SQLITE_DONE) break;
-        n_in++;
         if (rb == SQLITE_DONE) break;   // OUT's are a prefix of the input's
-        n_out++;
         for (int c = 0; c < DECISION_COMPARED && !differs; c++)
             if (!same_value(a, b, c)) differs = sqlite3_column_int64(a, 0);
         if (differs) {
@@ -703,7 +701,6 @@ out:
     sqlite3_finalize(ins);
     sqlite3_finalize(sum);
     sqlite3_finalize(put);
-    (void)n_in;
     return rc;
 }
 

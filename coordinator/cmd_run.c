@@ -101,7 +101,6 @@ typedef struct coord {
     double stop_since;       // when the stop was first seen (0: not yet)
     double stop_grace;       // seconds workers get to stop (--stop-grace)
     double longest_epoch;    // seconds, the longest epoch reported
-    double *last_heard;      // (size) when each worker last sent anything
     fpt_dataset data;        // setup: the training data, for its fingerprint (then freed)
 } coord;
 
@@ -390,7 +389,6 @@ static void abandon_stalled(coord *c, int size) {
 
 static int coordinate(coord *c, int size, fpt_err *err) {
     int active = size - 1;
-    for (int w = 1; w < size; w++) c->last_heard[w] = fpt_now();
     while (active > 0) {
         if (stop_requested && c->stop_since == 0) {
             c->stop_since = fpt_now();
@@ -422,7 +420,6 @@ static int coordinate(coord *c, int size, fpt_err *err) {
         }
         const int w = st.MPI_SOURCE;
         const double t_msg = fpt_now();
-        c->last_heard[w] = t_msg;
         switch (st.MPI_TAG) {
         case TAG_ERROR: {   // the worker cannot go on: the farm ends, no job blamed
             msg_error m;
@@ -504,7 +501,7 @@ static int coordinate(coord *c, int size, fpt_err *err) {
 
 static void free_coord(coord *c) {
     free(c->job_ids), free(c->queue), free(c->worker_job), free(c->worker_epoch), free(c->buf);
-    free(c->parked), free(c->hosts), free(c->last_heard);
+    free(c->parked), free(c->hosts);
     fpt_dataset_free(&c->data);
 }
 
@@ -552,10 +549,9 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     c->buf = calloc((size_t)size + FLUSH_RECORDS, sizeof *c->buf);
     c->parked = calloc((size_t)size, 1);
     c->hosts = calloc((size_t)size, sizeof *c->hosts);
-    c->last_heard = calloc((size_t)size, sizeof *c->last_heard);
     c->adaptive = spec->campaign.adaptive;
     if (!c->job_ids || !c->queue || !c->worker_job || !c->worker_epoch || !c->buf || !c->parked ||
-        !c->hosts || !c->last_heard)
+        !c->hosts)
         return fpt_fail(err, "out of memory for %zu jobs", spec->n_jobs);
     for (int w = 0; w < size; w++) c->worker_job[w] = -1;
     // Check the data before touching the database: a missing or broken
