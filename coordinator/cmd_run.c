@@ -373,13 +373,13 @@ static double stop_grace(const coord *c) {
 // code, without them.
 static void abandon_stalled(coord *c, int size) {
     fpt_err e = {{0}};
-    if (flush(c, &e)) fprintf(stderr, "\nfptfarm: %s\n", e.msg);
+    if (flush(c, &e)) fpt_print_error(stderr, "%s", e.msg);
     for (int w = 1; w < size; w++) {
         if (c->worker_job[w] < 0) continue;
         const int64_t id = c->job_ids[c->worker_job[w]];
         fprintf(stderr, "\nfptfarm: rank %d did not stop within %.0f s of the stop (stalled?); "
                         "job %lld goes back to pending\n", w, stop_grace(c), (long long)id);
-        if (fpt_store_job_release(c->db, id, &e)) fprintf(stderr, "fptfarm: %s\n", e.msg);
+        if (fpt_store_job_release(c->db, id, &e)) fpt_print_error(stderr, "%s", e.msg);
     }
     fprintf(stderr, "fptfarm: stopped by signal; run the same command again to resume\n");
     fpt_store_close(c->db);   // releases the lease
@@ -586,7 +586,7 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
     if (fpt_store_open(&c->db, db_path, 1, &o, err)) return -1;
     char before[600];
     if (fpt_store_lease_take(c->db, "run", before, sizeof before, err)) return -1;
-    if (before[0]) fprintf(stderr, "fptfarm: %s: taken over from %s\n", db_path, before);
+    if (before[0]) fpt_print_error(stderr, "%s: taken over from %s", db_path, before);
     c->last_renew = fpt_now();
     int rc = prepare(c, max_crashes, retry_failed, err);
     fpt_dataset_free(&c->data);
@@ -778,7 +778,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     if (rank != 0) {
         rc = ok ? fpt_worker_main(&spec, ckpt_dir, database_id, noop, err) : -1;
         if (rc) {   // one line, then the whole job ends (MPI aborts every rank)
-            fprintf(stderr, "fptfarm: rank %d: %s\n", rank, err->msg);
+            fpt_print_error(stderr, "rank %d: %s", rank, err->msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
         fpt_job_spec_free(&spec);
@@ -816,7 +816,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
             spec.name, c.jobs_total, shard_text, c.jobs_done, c.n_queue, size - 1, db_path);
     c.t_start = c.last_progress = fpt_now();
     if (coordinate(&c, size, err)) {
-        fprintf(stderr, "fptfarm: %s\n", err->msg);
+        fpt_print_error(stderr, "%s", err->msg);
         fpt_store_close(c.db);   // rolls back anything uncommitted
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -841,12 +841,12 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
                 fpt_campaign_report(&spec, &cs, stdout);
                 fpt_campaign_state_free(&cs);
             } else {
-                fprintf(stderr, "fptfarm: %s\n", ferr.msg);
+                fpt_print_error(stderr, "%s", ferr.msg);
             }
         }
         fflush(stdout);
         if (fpt_fit_database(c.db, spec.name, NULL, 0, &fpt_fit_options_default, stdout, &ferr))
-            fprintf(stderr, "fptfarm: no analysis yet: %s\n", ferr.msg);
+            fpt_print_error(stderr, "no analysis yet: %s", ferr.msg);
         else
             fprintf(stderr, "fptfarm: analysis stored in %s (fptfarm plot %s draws it)\n",
                     db_path, db_path);

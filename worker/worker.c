@@ -206,8 +206,8 @@ static void vet_checkpoint(const char *path, const uint8_t owner[16], int64_t jo
         snprintf(why, sizeof why, "%s: at epoch %d, ahead of the %d epochs the database holds "
                                   "for the job", path, (int)st.epoch, stored_epochs);
     if (!why[0]) return;
-    fprintf(stderr, "fptfarm: rank %d: job %lld: checkpoint discarded: %s; the job starts over "
-                    "from epoch 0\n", rank, (long long)job_id, why);
+    fpt_print_error(stderr, "rank %d: job %lld: checkpoint discarded: %s; the job starts over "
+                            "from epoch 0", rank, (long long)job_id, why);
     unlink(path);
 }
 
