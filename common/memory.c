@@ -175,8 +175,11 @@ size_t fpt_mem_available(const char **source) {
 // A farm rank (fptfarm run under mpirun -n 3, threads = 1, the synthetic
 // width-2 spec of tests/test_farm.c) needs 613 MiB where `fptfarm train`
 // needs 395: Open MPI's components and shared-memory segments map 218 MiB.
-// Every rank is checked for it at start-up; below it, ranks died with a
-// segmentation fault inside oneDNN or with Open MPI's own messages.
+// Below it, ranks died with a segmentation fault inside oneDNN or Open
+// MPI's own messages, or (OMP_NUM_THREADS=1, 540-600 MiB) hung.  So every
+// rank of `fptfarm run` is checked at start-up for MPI plus training with
+// one thread (the spec's threads are not known yet): 664 MiB here, 51 above
+// the measured 613.
 #define MPI_SPACE (224 * MIB)
 
 // Training with t threads: 208 MiB per thread (measured 201 with onednn,
@@ -194,6 +197,18 @@ size_t fpt_mem_available(const char **source) {
 #define PREMAPPED_CREDIT (144 * MIB)
 #define TRAIN_MARGIN (32 * MIB)
 
+#ifndef FPT_UNDER_ASAN
+// The address space training with t threads reaches (without the margin),
+// from what is mapped now and the BLAS buffers mapped (see THREAD_SPACE).
+static size_t threads_space(int t, size_t mapped, size_t buffers) {
+    size_t libs = mapped > buffers ? mapped - buffers : 0;
+    size_t base = libs + FIRST_USE;
+    if (mapped > PREMAPPED_CREDIT && mapped - PREMAPPED_CREDIT > base)
+        base = mapped - PREMAPPED_CREDIT;
+    return base + (size_t)t * THREAD_SPACE;
+}
+#endif
+
 int fpt_mem_startup_check(char *const *envp, int mpi, char *msg, size_t cap) {
 #ifdef FPT_UNDER_ASAN
     (void)envp, (void)mpi, (void)msg, (void)cap;
@@ -202,37 +217,40 @@ int fpt_mem_startup_check(char *const *envp, int mpi, char *msg, size_t cap) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
     const int n = fpt_blas_startup_threads(envp);
-    const size_t mapped = vm_size(), per = fpt_blas_thread_space();
-    const size_t need = mapped + (size_t)n * per + (mpi ? MPI_SPACE : 0) + START_MARGIN;
+    const size_t libs = vm_size(), buffers = (size_t)n * fpt_blas_thread_space();
+    const double lim = (double)rl.rlim_cur / (double)MIB;
+    const char *fewer = buffers > 0 && n > 1 ? " or start fewer threads (e.g. OMP_NUM_THREADS=1)"
+                                             : "";
+    char blas[128] = "";
+    if (buffers > 0 && n == 1)
+        snprintf(blas, sizeof blas, ", %zu MiB for OpenBLAS's thread", buffers / MIB);
+    else if (buffers > 0)
+        snprintf(blas, sizeof blas, ", %zu MiB for each of OpenBLAS's %d threads",
+                 fpt_blas_thread_space() / MIB, n);
+    if (mpi) {
+        // Every rank of a farm may train: MPI and one training thread.
+        const size_t train = threads_space(1, libs + buffers, buffers) + TRAIN_MARGIN;
+        const size_t need = train + MPI_SPACE;
+        if ((size_t)rl.rlim_cur >= need) return 0;
+        snprintf(msg, cap,
+                 "the address-space limit (ulimit -v) is %.1f MiB, but a farm rank needs at "
+                 "least %zu MiB: %zu MiB for MPI and %zu MiB to train with one thread (%zu MiB "
+                 "of libraries%s); raise the limit (ulimit -v %zu or more)%s",
+                 lim, (need + MIB - 1) / MIB, MPI_SPACE / MIB, (train + MIB - 1) / MIB,
+                 libs / MIB, blas, (need + 1023) / 1024, fewer);
+        return -1;
+    }
+    const size_t need = libs + buffers + START_MARGIN;
     if ((size_t)rl.rlim_cur >= need) return 0;
-    char blas[128] = "", with_mpi[64] = "";
-    if (per > 0)
-        snprintf(blas, sizeof blas, ", %zu MiB for each of OpenBLAS's %d thread%s", per / MIB, n,
-                 n == 1 ? "" : "s");
-    if (mpi) snprintf(with_mpi, sizeof with_mpi, ", %zu MiB for MPI", MPI_SPACE / MIB);
     snprintf(msg, cap,
              "the address-space limit (ulimit -v) is %.1f MiB, but fptfarm needs at least %zu MiB "
-             "to start: %zu MiB of libraries%s%s and %zu MiB to work in; raise the limit "
+             "to start: %zu MiB of libraries%s and %zu MiB to work in; raise the limit "
              "(ulimit -v %zu or more)%s",
-             (double)rl.rlim_cur / (double)MIB, (need + MIB - 1) / MIB, mapped / MIB, blas,
-             with_mpi, START_MARGIN / MIB, (need + 1023) / 1024,
-             per > 0 && n > 1 ? " or start fewer threads (e.g. OMP_NUM_THREADS=1)" : "");
+             lim, (need + MIB - 1) / MIB, libs / MIB, blas, START_MARGIN / MIB,
+             (need + 1023) / 1024, fewer);
     return -1;
 #endif
 }
-
-#ifndef FPT_UNDER_ASAN
-// The address space training with t threads reaches (without the margin),
-// from what is mapped now (see THREAD_SPACE).
-static size_t threads_space(int t, size_t mapped) {
-    const size_t buffers = (size_t)fpt_blas_startup_threads(NULL) * fpt_blas_thread_space();
-    size_t libs = mapped > buffers ? mapped - buffers : 0;
-    size_t base = libs + FIRST_USE;
-    if (mapped > PREMAPPED_CREDIT && mapped - PREMAPPED_CREDIT > base)
-        base = mapped - PREMAPPED_CREDIT;
-    return base + (size_t)t * THREAD_SPACE;
-}
-#endif
 
 int fpt_mem_threads_check(int threads, fpt_err *err) {
 #ifdef FPT_UNDER_ASAN
@@ -243,7 +261,8 @@ int fpt_mem_threads_check(int threads, fpt_err *err) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
     const size_t mapped = vm_size(), lim = (size_t)rl.rlim_cur;
-    const size_t reach = threads_space(threads, mapped), need = reach + TRAIN_MARGIN;
+    const size_t buffers = (size_t)fpt_blas_startup_threads(NULL) * fpt_blas_thread_space();
+    const size_t reach = threads_space(threads, mapped, buffers), need = reach + TRAIN_MARGIN;
     if (lim >= need) {
         threads_floor = reach;
         return 0;
@@ -251,7 +270,7 @@ int fpt_mem_threads_check(int threads, fpt_err *err) {
     char fewer[96] = "";
     if (threads > 1)
         snprintf(fewer, sizeof fewer, " or use fewer threads (--threads 1 needs about %zu MiB)",
-                 (threads_space(1, mapped) + TRAIN_MARGIN + MIB - 1) / MIB);
+                 (threads_space(1, mapped, buffers) + TRAIN_MARGIN + MIB - 1) / MIB);
     return fpt_fail(err,
                     "training with %d thread%s needs about %zu MiB of address space (%zu MiB per "
                     "thread for its BLAS buffer, malloc arena and stack, %zu MiB for the libraries "

@@ -38,11 +38,11 @@ int fpt_mem_limit_check(fpt_err *err);
 // shadow memory and refuses any finite limit itself, at start-up.
 
 // At start-up, before any library's initialiser has run (envp: the
-// process's environment, as .preinit_array functions get it; mpi: the
-// command starts MPI): fails, writing one line (without "fptfarm: ") into
-// msg, when the limit leaves too little room for the BLAS's threads
-// (fpt_blas_startup_threads()) and MPI on top of what is mapped now, plus a
-// margin (memory.c has the figures).
+// process's environment, as .preinit_array functions get it): fails,
+// writing one line (without "fptfarm: ") into msg, when the limit leaves too
+// little room for the BLAS's threads (fpt_blas_startup_threads()) on top of
+// what is mapped now, plus a margin; with mpi (a rank of `fptfarm run`), for
+// MPI and training with one thread as well (memory.c has the figures).
 int fpt_mem_startup_check(char *const *envp, int mpi, char *msg, size_t cap);
 
 // Before training with `threads` threads: fails with the limit and the
