@@ -318,6 +318,8 @@ static int is_fptfarm_schema(fpt_store *s, int v, int *yes, fpt_err *err) {
         fpt_fail(err, "%s: out of memory checking the schema", s->path);
         goto out;
     }
+    // Every connection fptfarm opens has foreign keys on, this one too.
+    sqlite3_exec(ref, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     for (int k = 1; k <= v; k++) {
         const char *sql;
         size_t len;

@@ -39,6 +39,7 @@
 #include "farm_proto.h"
 #include "hash.h"
 #include "job_spec.h"
+#include "memory.h"
 #include "prof.h"
 #include "replay.h"
 #include "store.h"
@@ -567,8 +568,11 @@ static int setup(coord *c, const fpt_job_spec *spec, const char *db_path, const 
         fpt_run_config cfg;
         if (spec->n_jobs > 0 && fpt_job_spec_run_config(spec, 0, &cfg, err) == 0) {
             if (cfg.num_classes == 0) cfg.num_classes = c->data.num_classes;
+            if (fpt_mem_threads_check(spec->base.threads, err))
+                return fpt_err_prefix(err, "%s: ", spec->path);
             fpt_set_threads(spec->base.threads);
-            if (fpt_run_check_setup(&cfg, &c->data, err)) return fpt_err_prefix(err, "%s: ", spec->path);
+            if (fpt_run_check_setup(&cfg, &c->data, err))
+                return fpt_err_prefix(err, "%s: ", spec->path);
         } else if (spec->n_jobs > 0) {
             return -1;
         }

@@ -1427,14 +1427,42 @@ Test(faults, security_hostile_names_through_import_fit_and_plot) {
         long_name,
     };
     const int n = sizeof names / sizeof names[0];
+    const char *exp_name = "e'`touch pwned3`$(touch pwned4); DROP TABLE fits; --%n";
+    // Import refuses protocols it does not know, in one escaped line, and
+    // leaves no database behind.
     FILE *f = fopen(csv, "w");
     fprintf(f, "protocol,period,seed,epoch,test_acc\n");
-    for (int i = 0; i < n; i++)
-        for (int e = 1; e <= 3; e++) fprintf(f, "%s,%d,7,%d,%d.5\n", names[i], i + 1, e, 10 * e);
+    for (int e = 1; e <= 3; e++) fprintf(f, "%s,1,7,%d,%d.5\n", names[4], e, 10 * e);
     fclose(f);
-    const char *exp_name = "e'`touch pwned3`$(touch pwned4); DROP TABLE fits; --%n";
     const char *imp[] = {g_bin, "import", db, csv, "--name", exp_name, "--target", "15", NULL};
+    cr_expect_eq(run_cmd(imp, NULL, 60, g_dir), 1, "see %s", g_log);
+    cr_expect_eq(count_lines(g_log, "fptfarm: ", "unknown protocol 'tab\\x09here\\x01\\x02"
+                             "\\x1b[31mred\\x7f\\x0dCR inside'", NULL), 1,
+                 "one line, its control bytes escaped (see %s)", g_log);
+    cr_expect_neq(access(db, F_OK), 0, "a failed import left a database");
+    // The hostile names then go into the jobs table as another program (or
+    // a user's sqlite3 session) could write them: runs imported as reset
+    // at periods 1..n, renamed with bound parameters.
+    f = fopen(csv, "w");
+    fprintf(f, "protocol,period,seed,epoch,test_acc\n");
+    for (int i = 0; i < n; i++)
+        for (int e = 1; e <= 3; e++) fprintf(f, "reset,%d,7,%d,%d.5\n", i + 1, e, 10 * e);
+    fclose(f);
     cr_assert_eq(run_cmd(imp, NULL, 60, g_dir), 0, "see %s", g_log);
+    {
+        sqlite3 *w = db_open(db, 0);
+        sqlite3_stmt *u;
+        cr_assert_eq(sqlite3_prepare_v2(w, "UPDATE jobs SET protocol = ?1 WHERE frequency = ?2",
+                                        -1, &u, NULL), SQLITE_OK);
+        for (int i = 0; i < n; i++) {
+            sqlite3_bind_text(u, 1, names[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int(u, 2, i + 1);
+            cr_assert_eq(sqlite3_step(u), SQLITE_DONE, "%s", sqlite3_errmsg(w));
+            sqlite3_reset(u);
+        }
+        sqlite3_finalize(u);
+        sqlite3_close(w);
+    }
     const char *status[] = {g_bin, "status", db, NULL};
     cr_assert_eq(run_cmd(status, NULL, 60, g_dir), 0, "see %s", g_log);
     sqlite3 *d = db_open(db, 1);
@@ -1465,7 +1493,7 @@ Test(faults, security_hostile_names_through_import_fit_and_plot) {
     cr_expect_eq(count_lines(g_log, "fptfarm: ", "protocol name '", "the analysis takes names of "
                              "at most 31 bytes", NULL), 1, "see %s", g_log);
 
-    // The study's traces with shrink_perturb renamed: fit and plot.
+    // The study's traces with shrink_perturb renamed (as above): fit and plot.
     char csv2[256], db2[256];
     in_dir(csv2, sizeof csv2, "study.csv");
     in_dir(db2, sizeof db2, "study.db");
@@ -1475,15 +1503,23 @@ Test(faults, security_hostile_names_through_import_fit_and_plot) {
     cr_assert_not_null(in);
     FILE *out = fopen(csv2, "w");
     char line[256];
-    while (fgets(line, sizeof line, in)) {
-        if (!strncmp(line, "shrink_perturb,", 15)) fprintf(out, "%s%s", hostile, line + 14);
-        else fputs(line, out);
-    }
+    while (fgets(line, sizeof line, in)) fputs(line, out);
     cr_assert_eq(pclose(in), 0);
     fclose(out);
     mode_t old = umask(077);
     const char *imp2[] = {g_bin, "import", db2, csv2, "--name", exp_name, "--target", "72", NULL};
     cr_assert_eq(run_cmd(imp2, NULL, 120, g_dir), 0, "see %s", g_log);
+    {
+        sqlite3 *w = db_open(db2, 0);
+        sqlite3_stmt *u;
+        cr_assert_eq(sqlite3_prepare_v2(w, "UPDATE jobs SET protocol = ?1 WHERE protocol = "
+                                           "'shrink_perturb'", -1, &u, NULL), SQLITE_OK);
+        sqlite3_bind_text(u, 1, hostile, -1, SQLITE_STATIC);
+        cr_assert_eq(sqlite3_step(u), SQLITE_DONE, "%s", sqlite3_errmsg(w));
+        cr_assert_gt(sqlite3_changes(w), 0);
+        sqlite3_finalize(u);
+        sqlite3_close(w);
+    }
     const char *fit[] = {g_bin, "fit", db2, "--reference", "20", "--bootstrap", "20", NULL};
     cr_assert_eq(run_cmd(fit, NULL, 120, g_dir), 0, "see %s", g_log);
     cr_expect_geq(count_lines(g_log, hostile, NULL), 1, "the report names the protocol exactly");

@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "farm_proto.h"
 #include "first_passage.h"
+#include "memory.h"
 #include "engine.h"
 
 typedef struct epoch_ctx {
@@ -230,7 +231,6 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, const char *
     signal(SIGUSR1, SIG_IGN);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    fpt_set_threads(spec->base.threads);
     uint8_t owner[16];
     if (fpt_checkpoint_owner_parse(database_id, owner))
         return fpt_fail(err, "internal: database identity '%s'", database_id);
@@ -238,7 +238,13 @@ int fpt_worker_main(const fpt_job_spec *spec, const char *ckpt_dir, const char *
     fpt_replay *replay = NULL;
     char *msg = NULL;
     const int trained = !noop && spec->engine == FPT_ENGINE_TRAIN;
-    const int failed = setup(spec, ckpt_dir, noop, &data, &replay, &msg, err) != 0;
+    // The training threads' address space first (OpenBLAS would spin, not
+    // fail, without it: memory.h), then the rest of the setup.
+    int failed = fpt_mem_threads_check(spec->base.threads, err) != 0;
+    if (!failed) {
+        fpt_set_threads(spec->base.threads);
+        failed = setup(spec, ckpt_dir, noop, &data, &replay, &msg, err) != 0;
+    }
     if (failed) fpt_err_prefix(err, "rank %d: setup: ", rank);
     const int n_failed = fpt_farm_setup_agree(failed);
     if (failed) {
