@@ -2051,7 +2051,7 @@ Test(faults, a_damaged_database_is_refused_untouched) {
         for (int k = 0; k < 9 && cmds[i][k]; k++) argv[k] = cmds[i][k];
         int rc = run_cmd(argv, NULL, 60, NULL);
         cr_expect_eq(rc, 1, "%s: exit %d (see %s)", argv[1], rc, g_log);
-        cr_expect_eq(count_lines(g_log, "fptfarm: ", "damaged", "quick_check", ".recover", NULL),
+        cr_expect_eq(count_lines(g_log, "fptfarm: ", "damaged", "quick_check", ".dump", NULL),
                      1, "see %s", g_log);
         size_t n1;
         char *b1 = slurp(db, &n1);

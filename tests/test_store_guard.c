@@ -164,7 +164,9 @@ Test(store_guard, fptfarm_version_1_is_recognised_and_gets_an_identity) {
 }
 
 // A page of the epochs table overwritten: quick_check fails, the open is
-// refused with the way to recover, and the file is not touched.
+// refused with the way to recover, and the file is not touched.  The recipe
+// the message gives, run as given, makes a database fptfarm opens, with the
+// same identity (so the campaign's checkpoints still belong to it).
 Test(store_guard, damaged_database_is_refused_untouched) {
     fpt_store *s = open_ok(g_db);
     fpt_err err = {{0}};
@@ -174,6 +176,8 @@ Test(store_guard, damaged_database_is_refused_untouched) {
     fpt_epoch_record r[400];
     for (int i = 0; i < 400; i++) r[i] = (fpt_epoch_record){.epoch = i + 1, .test_acc = i * 0.1};
     cr_assert_eq(fpt_store_add_epochs(s, j, r, 400, &err), 0, "%s", err.msg);
+    char id[33];
+    snprintf(id, sizeof id, "%s", fpt_store_database_id(s));
     fpt_store_close(s);
     // The last page of the file belongs to the epochs table's b-tree.
     size_t n;
@@ -186,7 +190,20 @@ Test(store_guard, damaged_database_is_refused_untouched) {
     fclose(f);
     free(b);
     refused_unchanged(g_db, "damaged (PRAGMA quick_check");
-    refused_unchanged(g_db, ".recover");
+    refused_unchanged(g_db, ") | sqlite3 RECOVERED.db");
+    fpt_store *t = NULL;
+    cr_assert_eq(fpt_store_open(&t, g_db, 1, NULL, &err), -1);
+    const char *a = strchr(err.msg, '`'), *z = a ? strchr(a + 1, '`') : NULL;
+    cr_assert(a && z, "no command in '%s'", err.msg);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s && %.*s 2>/dev/null", g_dir, (int)(z - a - 1), a + 1);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char rec[160];
+    snprintf(rec, sizeof rec, "%s/RECOVERED.db", g_dir);
+    t = open_ok(rec);
+    cr_expect_str_eq(fpt_store_database_id(t), id, "the recovered database's identity");
+    fpt_store_close(t);
+    cr_expect_gt(raw_int(rec, "SELECT count(*) FROM epochs"), 0, "nothing recovered");
 }
 
 // ---- the lease -------------------------------------------------------------------------
