@@ -47,6 +47,7 @@
 #include "worker.h"
 
 #define EXIT_STOPPED 3
+#define EXIT_FAILED_JOBS 4   // complete, but jobs are marked failed: a person must look
 #define FLUSH_RECORDS 256      // commit at least this often (records)
 #define FLUSH_SECONDS 0.25     // ... or this often (seconds) while records wait
 #define PROGRESS_TTY_SECONDS 1.0    // status line redrawn in place on a terminal
@@ -84,6 +85,7 @@ typedef struct coord {
     int n_buf;
     double first_buffered;
     long epochs_done, jobs_done, jobs_total;
+    long jobs_failed;        // of jobs_done: marked failed (crash limit)
     double busy;             // seconds spent handling messages and committing
     int noop;                // --noop: workers send synthetic records, no training
     long shard, shards;      // --shard I/N: this campaign runs jobs i with i % N == I
@@ -187,14 +189,16 @@ static void progress(coord *c, int force) {
     if (c->adaptive)
         snprintf(phase, sizeof phase, "adaptive, %s: ",
                  c->campaign_done ? "done" : c->phase[0] ? c->phase : "starting");
+    char failed[48] = "";
+    if (c->jobs_failed > 0) snprintf(failed, sizeof failed, " (%ld failed)", c->jobs_failed);
     char wait[96] = "";
     if (c->lock_wait > 0)
         snprintf(wait, sizeof wait, "; waiting %.0f s for a lock another process holds on the "
                                     "database", c->lock_wait);
-    fprintf(stderr, "%sfptfarm: %s%ld/%ld jobs done, %zu running, %zu pending; %ld epochs stored "
-                    "this session (%.2f/s)%s%s%s%s",
-            tty ? "\r" : "", phase, c->jobs_done, c->jobs_total, running, pending, c->epochs_done,
-            rate,
+    fprintf(stderr, "%sfptfarm: %s%ld/%ld jobs done%s, %zu running, %zu pending; %ld epochs "
+                    "stored this session (%.2f/s)%s%s%s%s",
+            tty ? "\r" : "", phase, c->jobs_done, c->jobs_total, failed, running, pending,
+            c->epochs_done, rate,
             stop_requested || c->lock_wait > 0 ? "" : eta, stop_requested ? "; stopping" : "",
             wait, tty && !force ? "\033[K" : "\n");
 }
@@ -290,7 +294,7 @@ static int prepare(coord *c, int max_crashes, int retry_failed, fpt_err *err) {
             released++;
         }
         if (st == FPT_JOB_PENDING) c->queue[c->n_queue++] = i;
-        else c->jobs_done++;
+        else c->jobs_done++, c->jobs_failed += st == FPT_JOB_FAILED;
     }
     if (fpt_store_commit(c->db, err)) return -1;
     if (released)
@@ -618,6 +622,7 @@ static int blame_lost_workers(coord *c, int size, int *active, fpt_err *err) {
         fprintf(stderr, "\nfptfarm: rank %d died running job %lld: a crash counted against "
                         "the job%s\n", w, (long long)id,
                 failed ? "; it reached --max-crashes and is marked failed" : "");
+        c->jobs_failed += failed;
         c->worker_job[w] = -1;
         (*active)--;
     }
@@ -855,6 +860,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
             fprintf(stderr, "fptfarm: analysis stored in %s (fptfarm plot %s draws it)\n",
                     db_path, db_path);
     }
+    const long failed_jobs = c.jobs_failed;
     fpt_store_close(c.db);
     free_coord(&c);
     fpt_job_spec_free(&spec);
@@ -862,6 +868,13 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
     if (stop_requested) {
         fprintf(stderr, "fptfarm: stopped by signal; run the same command again to resume\n");
         return EXIT_STOPPED;
+    }
+    if (failed_jobs > 0) {   // the rest is complete; these need a person
+        fprintf(stderr, "fptfarm: %ld jobs are marked failed (their workers died --max-crashes "
+                        "times); fptfarm status %s shows them; run again with --retry-failed "
+                        "(or a higher --max-crashes) to try them again\n",
+                failed_jobs, db_path);
+        return EXIT_FAILED_JOBS;
     }
     return 0;
 }

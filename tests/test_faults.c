@@ -922,9 +922,13 @@ Test(faults, worker_abort_in_checkpoint_write_honours_the_crash_limit) {
     cr_expect_eq(ckpt_load(path, 2, &ep), 0);
     cr_expect_eq(ep, 3);
 
-    // At the same limit job 2 stays failed, job 3 runs, exit 0.
+    // At the same limit job 2 stays failed, job 3 runs; the campaign ends
+    // saying so, with exit code 4 (complete, with failed jobs).
     rc = wait_code(farm_start(2, spec, db, NULL, "--max-crashes", "2", NULL), 120);
-    cr_assert_eq(rc, 0, "exit %d (see %s)", rc, g_log);
+    cr_assert_eq(rc, 4, "exit %d (see %s)", rc, g_log);
+    cr_expect_eq(count_lines(g_log, "fptfarm: 1 jobs are marked failed", "--retry-failed", NULL),
+                 1, "see %s", g_log);
+    cr_expect_geq(count_lines(g_log, "3/3 jobs done (1 failed)", NULL), 1, "see %s", g_log);
     x.allow_running = 0;
     f = check_db(db, &x, "after the resume at the crash limit");
     j = read_jobs(db);
@@ -952,7 +956,7 @@ Test(faults, worker_abort_in_checkpoint_write_honours_the_crash_limit) {
     q1(d, "DELETE FROM first_passages WHERE job_id = 1", 0);
     sqlite3_close(d);
     rc = wait_code(farm_start(2, spec, db, NULL, NULL), 120);
-    cr_assert_eq(rc, 0);
+    cr_assert_eq(rc, 4);
     cr_expect_eq(count_lines(g_log, "3 jobs, 3 already finished, 0 to run", NULL), 1,
                  "at its limit it stays failed (see %s)", g_log);
     rc = wait_code(farm_start(2, spec, db, NULL, "--retry-failed", NULL), 120);

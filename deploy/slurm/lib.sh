@@ -92,6 +92,9 @@
 #      environment), unless FPTFARM_MAX_REQUEUES restarts were made, the
 #      stop came from SIGUSR2, or the job is no longer RUNNING (cancelled,
 #      timed out, preempted); then exit 3.
+#   4  complete, but jobs are marked failed (their workers died
+#      --max-crashes times): exit 4, no requeue; resubmit with
+#      FPTFARM_RUN_ARGS=--retry-failed once the cause is known.
 #   else  an error: exit with it, no requeue (running the same job again
 #      resumes once the cause is fixed).
 #
@@ -526,6 +529,10 @@ fpt_campaign() {
         fi
         fpt_log "error: scontrol requeue $ref failed; submit the same command again to resume"
         exit 3
+        ;;
+    4)
+        fpt_log "campaign complete except its failed jobs (see above); not requeued: resubmit with FPTFARM_RUN_ARGS=--retry-failed to try them again"
+        exit 4
         ;;
     *)
         fpt_log "error: the farm failed (status $rc; its message is above); not requeued"
