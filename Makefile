@@ -80,7 +80,7 @@ endif
 else
 $(error BLAS=$(BLAS): expected openblas, mkl or blis)
 endif
-# oneDNN (backend/onednn.c).  Debian's libdnnl-dev ships no pkg-config file:
+# oneDNN (common/nn/backend/onednn.c).  Debian's libdnnl-dev ships no pkg-config file:
 # the default flags find it in the standard paths; a module or a source
 # build gives DNN_CFLAGS=-I$$DNNLROOT/include DNN_LIBS="-L.. -ldnnl -Wl,-rpath,..".
 DNN_CFLAGS ?=
@@ -88,7 +88,7 @@ DNN_LIBS   ?= -ldnnl
 DNN        ?= $(if $(shell echo '\#include <oneapi/dnnl/dnnl.h>' | $(CC) $(DNN_CFLAGS) -E -x c - >/dev/null 2>&1 && echo y),onednn,none)
 ifeq ($(DNN),onednn)
 DNN_CPPFLAGS := -DFPT_HAVE_ONEDNN $(patsubst -I%,-isystem %,$(DNN_CFLAGS))
-DNN_SRC      := common/backend/onednn.c
+DNN_SRC      := common/nn/backend/onednn.c
 else ifeq ($(DNN),none)
 DNN_CPPFLAGS :=
 DNN_LIBS     :=
@@ -108,7 +108,7 @@ INIH_CFLAGS := $(call pkgconf,inih,--cflags)
 INIH_LIBS   := $(call pkgconf,inih,--libs)
 SQLITE_CFLAGS := $(call pkgconf,sqlite3,--cflags)
 SQLITE_LIBS := $(call pkgconf,sqlite3,--libs)
-# zlib reads the MNIST-format IDX files, gzipped or not (common/idx.c).
+# zlib reads the MNIST-format IDX files, gzipped or not (common/data/idx.c).
 ZLIB_CFLAGS := $(call pkgconf,zlib,--cflags)
 ZLIB_LIBS   := $(call pkgconf,zlib,--libs)
 # Criterion is needed by the tests only.
@@ -116,16 +116,29 @@ CRIT_CFLAGS = $(call pkgconf,criterion,--cflags)
 CRIT_LIBS   = $(call pkgconf,criterion,--libs)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
-CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -Iworker $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS) \
+# Headers are included by their path under common/ ("nn/resnet.h") or from
+# the root ("farm/proto.h").  -MMD -MP: every object records the headers it
+# read (build/**/*.d), so a changed header rebuilds exactly what includes it.
+CPPFLAGS = -D_DEFAULT_SOURCE -Icommon -I. $(BLAS_CFLAGS) $(INIH_CFLAGS) $(MPI_CFLAGS) $(SQLITE_CFLAGS) \
            $(ZLIB_CFLAGS) $(DNN_CPPFLAGS)
+DEPFLAGS = -MMD -MP
 CFLAGS   = -std=c11 $(OPT) -g -fopenmp $(WARN) $(SAN)
 LDLIBS   = $(DNN_LIBS) $(BLAS_LIBS) $(INIH_LIBS) $(MPI_LIBS) $(SQLITE_LIBS) $(ZLIB_LIBS) -lm
 LDFLAGS  = -fopenmp $(SAN)
 
-LIB_SRC  := $(wildcard common/*.c) common/backend/blas.c $(DNN_SRC)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+# The library, by layer (common/README.md): base/ and nn/ are the network
+# library (BLAS and oneDNN only: $(NN_LIB) links neither SQLite, inih, MPI
+# nor zlib, which bench_train proves by linking against it alone); data/,
+# train/, analysis/, store/ and campaign/ sit above it.
+NN_SRC   := $(wildcard common/base/*.c common/nn/*.c) common/nn/backend/blas.c $(DNN_SRC)
+NN_OBJ   := $(NN_SRC:%.c=$(BUILD)/%.o)
+NN_LIB   := $(BUILD)/libfptnn.a
+NN_LIBS  := $(DNN_LIBS) $(BLAS_LIBS) -lm
+LIB_SRC  := $(NN_SRC) $(wildcard common/data/*.c common/train/*.c common/analysis/*.c \
+                                   common/store/*.c common/campaign/*.c)
+LIB_OBJ  := $(filter-out $(NN_OBJ),$(LIB_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/schema_sql.o
 LIB      := $(BUILD)/libfptfarm.a
-APP_SRC  := $(wildcard coordinator/*.c) $(wildcard worker/*.c)
+APP_SRC  := $(wildcard cli/*.c) $(wildcard farm/*.c)
 APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -135,13 +148,13 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test test-asan test-portable bench demo demo-adaptive clean install uninstall
 all: $(BUILD)/fptfarm $(BENCH_BIN)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h common/backend/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard common/*.h common/backend/*.h tests/*.h)
+$(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CRIT_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CRIT_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # results/schema.sql is the one copy of the schema: compiled in as a C string.
 $(BUILD)/gen/schema_sql.c: results/schema.sql
@@ -154,18 +167,27 @@ $(BUILD)/gen/schema_sql.c: results/schema.sql
 $(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(NN_LIB): $(NN_OBJ)
+	$(AR) rcs $@ $^
+
 $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/fptfarm: $(APP_OBJ) $(LIB)
+$(BUILD)/fptfarm: $(APP_OBJ) $(LIB) $(NN_LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/test_fptfarm: $(TEST_OBJ) $(LIB)
+$(BUILD)/test_fptfarm: $(TEST_OBJ) $(LIB) $(NN_LIB)
 	$(CC) $(LDFLAGS) $^ $(CRIT_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+# The network library alone, with only its own libraries: a build error here
+# means nn/ or base/ reached for something above them.
+$(BUILD)/bench/bench_train: bench/bench_train.c $(NN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $< $(NN_LIB) $(LDFLAGS) $(NN_LIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(NN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(DEPFLAGS) $(CFLAGS) $< $(LIB) $(NN_LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Tests run from the project root (they read tests/ref/*.bin).  Two threads
 # so the threaded paths are exercised; results must not depend on it.
@@ -255,6 +277,9 @@ uninstall:
 clean:
 	rm -rf build build-asan build-portable
 
+# Header dependencies recorded by -MMD (absent before the first build).
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
 # ---- fuzzing (tests/fuzz/README.md) --------------------------------------------
 #   make fuzz [FUZZ_SECONDS=600]   each fuzzer for that long: the long campaigns,
 #                                  outside CI
@@ -286,9 +311,9 @@ FUZZ_RUN      = FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_OUT=$(FUZZ_OUT) bash tests/fuzz/ru
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-seeds fuzz-clean
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/common/%.o: common/%.c $(wildcard common/*.h common/backend/*.h)
+$(FUZZ_BUILD)/common/%.o: common/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(DEPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	@mkdir -p $(dir $@)

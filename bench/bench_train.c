@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "backend.h"
-#include "blas_setup.h"
-#include "prof.h"
-#include "resnet.h"
-#include "rng.h"
-#include "sgd.h"
+#include "nn/backend.h"
+#include "base/blas_setup.h"
+#include "base/prof.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
+#include "nn/sgd.h"
 
 static int arg_int(int argc, char **argv, const char *name, int def) {
     for (int i = 1; i + 1 < argc; i++)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prof.h"
+#include "base/prof.h"
 
 #define ACC 16
 #define ITERS 4096

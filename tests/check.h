@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "backend.h"
+#include "nn/backend.h"
 
 // The (backend, precision) pairs that tests of the network run on: every
 // backend built, fp32; the caller loops over the first *n of out[4].

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 enum { REF_F32 = 0, REF_I32 = 1, REF_F64 = 2 };
 

@@ -18,16 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "campaign.h"
+#include "campaign/campaign.h"
 #include "check.h"
-#include "engine.h"
-#include "first_passage.h"
-#include "job_spec.h"
-#include "replay.h"
-#include "store.h"
-#include "store_campaign.h"
+#include "campaign/engine.h"
+#include "analysis/first_passage.h"
+#include "campaign/job_spec.h"
+#include "train/replay.h"
+#include "store/store.h"
+#include "store/store_campaign.h"
 #include "study_data.h"
-#include "synth_law.h"
+#include "train/synth_law.h"
 #include "tmpdir.h"
 
 static char g_dir[512];

@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "resnet.h"
-#include "rng.h"
-#include "sgd.h"
+#include "train/checkpoint.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
+#include "nn/sgd.h"
 #include "tmpdir.h"
 
 #define SEED 9173u

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "nn/backend.h"
 
 static char dir[] = "/tmp/fpt_cli_XXXXXX";
 static char bin[512];

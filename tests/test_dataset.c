@@ -34,8 +34,8 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "dataset.h"
-#include "rng.h"
+#include "data/dataset.h"
+#include "base/rng.h"
 #include "tmpdir.h"
 
 #define CIFAR_PIXELS 3072            // (3, 32, 32): CIFAR and synthetic images

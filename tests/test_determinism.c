@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas_setup.h"
+#include "base/blas_setup.h"
 #include "check.h"
-#include "resnet.h"
-#include "rng.h"
-#include "sgd.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
+#include "nn/sgd.h"
 
 #define WIDTH 4
 #define CLASSES 10

@@ -17,13 +17,13 @@
 #include <string.h>
 
 #include "check.h"
-#include "first_passage.h"
-#include "hash.h"
-#include "replay.h"
-#include "rng.h"
-#include "run.h"
+#include "analysis/first_passage.h"
+#include "base/hash.h"
+#include "train/replay.h"
+#include "base/rng.h"
+#include "train/run.h"
 #include "study_data.h"
-#include "synth_law.h"
+#include "train/synth_law.h"
 #include "tmpdir.h"
 
 static char g_dir[64];

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "nn/backend.h"
 #include "test_env.h"
 
 static char dir[] = "/tmp/fpt_farm_XXXXXX";
@@ -383,7 +383,7 @@ Test(farm, shards_run_disjoint_jobs_that_cover_the_campaign) {
 
 // An adaptive campaign ([campaign] mode = adaptive, campaign.h) on the
 // [synthetic] law, killed inside write transactions (FPTFARM_FAULT, see
-// common/store.c) at several points and resumed each time, makes exactly the
+// common/store/store.c) at several points and resumed each time, makes exactly the
 // decisions, with the same estimates, as the same campaign uninterrupted; and
 // every job it decided on is stored once.
 static const char *decisions(const char *path, char *out, size_t cap) {

@@ -24,7 +24,7 @@
 //   64 oversubscribed ranks sending no-op records for a bounded time;
 //   hostile names and paths.
 //
-// FPTFARM_FAULT is read by common/store.c and common/checkpoint.c (their
+// FPTFARM_FAULT is read by common/store/store.c and common/train/checkpoint.c (their
 // comments say what each fault does); nothing else reads it.  Every mpirun
 // runs under `timeout -k 5 N`, with Open MPI's files in the test's own
 // directory.  The tmpfs tests mount in a private mount namespace (root; they
@@ -52,10 +52,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
-#include "dataset.h"
-#include "resnet.h"
-#include "sgd.h"
+#include "train/checkpoint.h"
+#include "data/dataset.h"
+#include "nn/resnet.h"
+#include "nn/sgd.h"
 #include "test_env.h"
 #include "tmpdir.h"
 

@@ -1,4 +1,4 @@
-// test_fit.c — the analysis end to end (common/fit.c, store_fit.c):
+// test_fit.c — the analysis end to end (common/analysis/fit.c, store_fit.c):
 //
 //   * a synthetic first-passage process whose mean FPT under every protocol
 //     is known in closed form (below), fitted from sampled runs;
@@ -31,11 +31,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fit.h"
-#include "import_csv.h"
-#include "rng.h"
-#include "runs.h"
-#include "store.h"
+#include "analysis/fit.h"
+#include "store/import_csv.h"
+#include "base/rng.h"
+#include "analysis/runs.h"
+#include "store/store.h"
 #include "study_data.h"
 #include "tmpdir.h"
 

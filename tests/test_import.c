@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "import_csv.h"
-#include "store.h"
+#include "store/import_csv.h"
+#include "store/store.h"
 #include "study_data.h"
 #include "tmpdir.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job_spec.h"
+#include "campaign/job_spec.h"
 
 static char dir[] = "/tmp/fpt_jobspec_XXXXXX";
 

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ks.h"
-#include "rng.h"
+#include "analysis/ks.h"
+#include "base/rng.h"
 
 // ---- the statistic D -------------------------------------------------------
 

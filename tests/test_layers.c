@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "layers.h"
-#include "rng.h"
+#include "nn/layers.h"
+#include "base/rng.h"
 
 #define SEED 20240611u
 

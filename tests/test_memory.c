@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "checkpoint.h"
-#include "error.h"
-#include "memory.h"
-#include "resnet.h"
-#include "sgd.h"
+#include "train/checkpoint.h"
+#include "base/error.h"
+#include "base/memory.h"
+#include "nn/resnet.h"
+#include "nn/sgd.h"
 #include "tmpdir.h"
 
 static char g_dir[64];

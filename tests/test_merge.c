@@ -1,5 +1,5 @@
 // test_merge.c — `fptfarm merge`: results databases of one experiment
-// combined into one (common/store_merge.c has the rules).
+// combined into one (common/store/store_merge.c has the rules).
 //
 // The inputs are built through the store API (experiment, job, start,
 // epochs, first passage, finish); every expected value is recomputed here
@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test_env.h"
 #include "tmpdir.h"
 

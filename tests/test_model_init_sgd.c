@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "resnet.h"
-#include "rng.h"
-#include "sgd.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
+#include "nn/sgd.h"
 
 // ---- the architecture, independently ---------------------------------------
 // One entry per parameter tensor in PyTorch's named_parameters() order, from

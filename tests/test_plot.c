@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "plot.h"
+#include "analysis/plot.h"
 #include "tmpdir.h"
 
 // ---- fixture ------------------------------------------------------------------

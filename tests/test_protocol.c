@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "first_passage.h"
-#include "protocol.h"
-#include "resnet.h"
-#include "rng.h"
-#include "sgd.h"
+#include "analysis/first_passage.h"
+#include "train/protocol.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
+#include "nn/sgd.h"
 
 #define SEED 77
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "train/run.h"
 
 static int last_acc(const fpt_epoch_record *r, const fpt_run_state *st, void *ctx) {
     (void)st;

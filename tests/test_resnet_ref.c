@@ -25,8 +25,8 @@
 
 #include "check.h"
 #include "refdump.h"
-#include "resnet.h"
-#include "sgd.h"
+#include "nn/resnet.h"
+#include "nn/sgd.h"
 
 #define DUMP "tests/ref/resnet18_w8.bin"
 #define TOL_FWD 2e-5

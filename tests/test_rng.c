@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "rng.h"
+#include "base/rng.h"
 
 // ---- Philox4x32-10 known answers -----------------------------------------
 // From Random123's kat_vectors (Salmon et al., SC'11): counter[4], key[2] ->

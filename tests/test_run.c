@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "hash.h"
-#include "run.h"
+#include "base/hash.h"
+#include "train/run.h"
 
 #define MAX_EPOCHS 16
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "resnet.h"
-#include "rng.h"
+#include "nn/resnet.h"
+#include "base/rng.h"
 
 #define SEED 91
 #define N 6

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test_env.h"
 #include "tmpdir.h"
 

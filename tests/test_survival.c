@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "rng.h"
-#include "survival.h"
+#include "base/rng.h"
+#include "analysis/survival.h"
 
 // Six runs: first passages at epochs 1, 3, 3, 5; censored at 2 and 4.
 //   t = 1: n = 6, d = 1   S = 5/6             Greenwood sum 1/(6*5)       = 1/30

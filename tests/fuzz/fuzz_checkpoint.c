@@ -1,5 +1,5 @@
 // fuzz_checkpoint.c — libFuzzer harness for the checkpoint loader,
-// fpt_checkpoint_load (common/checkpoint.c), on a file written from the input.
+// fpt_checkpoint_load (common/train/checkpoint.c), on a file written from the input.
 //
 // The model is the smallest ResNet-18 (FUZZ_CKPT_* in fuzz_common.h: width
 // 1, 2 classes, 8x8 images), so a matching checkpoint is ~23 KB; the seed
@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "train/checkpoint.h"
 #include "fuzz_common.h"
-#include "hash.h"
-#include "resnet.h"
-#include "sgd.h"
+#include "base/hash.h"
+#include "nn/resnet.h"
+#include "nn/sgd.h"
 
 #define PREFIX_V1 104   // magic, version, header size, the 88-byte header
 #define PREFIX 128      // version 2: the 112-byte header (owner_db, owner_job added)

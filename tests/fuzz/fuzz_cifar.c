@@ -1,5 +1,5 @@
 // fuzz_cifar.c — libFuzzer harness for the CIFAR-10/100 binary loaders
-// (fpt_dataset_load, common/dataset.c) on files written from the input.
+// (fpt_dataset_load, common/data/dataset.c) on files written from the input.
 //
 // Input layout (little-endian):
 //   byte 0      flags: bit 0 = CIFAR-100 (else CIFAR-10); bit 1 = give the
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 #include "fuzz_common.h"
 
 #define MISSING 0xFFFF

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "base/error.h"
 
 // The model fuzz_checkpoint.c loads into, and make_seeds.c writes seeds
 // for: the smallest ResNet-18 the library builds.

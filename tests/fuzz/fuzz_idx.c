@@ -1,5 +1,5 @@
 // fuzz_idx.c — libFuzzer harness for the MNIST-format (IDX) loader
-// (fpt_dataset_load for Fashion-MNIST and MNIST, common/idx.c) on files
+// (fpt_dataset_load for Fashion-MNIST and MNIST, common/data/idx.c) on files
 // written from the input, gzipped or not.
 //
 // Input layout (little-endian):
@@ -41,7 +41,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 #include "fuzz_common.h"
 
 #define MISSING 0xFFFF

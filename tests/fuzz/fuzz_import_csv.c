@@ -1,6 +1,6 @@
 // fuzz_import_csv.c — libFuzzer harness for the CSV importer, fpt_import_csv
-// (common/import_csv.c), on a file written from the input, into a results
-// store (common/store.c) in the scratch directory.
+// (common/store/import_csv.c), on a file written from the input, into a results
+// store (common/store/store.c) in the scratch directory.
 //
 // The store is opened once (schema created) and emptied after every accepted
 // import, so every input starts from the same empty database.  It runs with
@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "import_csv.h"
-#include "store.h"
+#include "store/import_csv.h"
+#include "store/store.h"
 
 static fpt_store *store;
 static sqlite3 *db;

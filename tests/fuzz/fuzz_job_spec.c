@@ -1,5 +1,5 @@
 // fuzz_job_spec.c — libFuzzer harness for the experiment-spec parser,
-// fpt_job_spec_parse (common/job_spec.c, inih underneath), on the raw bytes.
+// fpt_job_spec_parse (common/campaign/job_spec.c, inih underneath), on the raw bytes.
 //
 // Contract checked (besides ASan/UBSan/LeakSanitizer):
 //   rejected: -1, one non-empty line starting with the file name
@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "hash.h"
-#include "job_spec.h"
+#include "base/hash.h"
+#include "campaign/job_spec.h"
 
 #define PATH "fuzz.ini"
 

@@ -17,11 +17,11 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "checkpoint.h"
-#include "dataset.h"
+#include "train/checkpoint.h"
+#include "data/dataset.h"
 #include "fuzz_common.h"
-#include "resnet.h"
-#include "sgd.h"
+#include "nn/resnet.h"
+#include "nn/sgd.h"
 
 #define CIFAR_PIXELS 3072   // (3, 32, 32)
 #define IDX_PIXELS 784      // (1, 28, 28)

@@ -1,0 +1,154 @@
+// fit.h — the analysis of an experiment at one target accuracy (SCIENCE.md
+// s1, s2, s4): survival per condition, the relaxation time, the
+// quasi-stationary response model with bootstrap intervals, and the
+// recommendation.  Built by fpt_fit_run() from the runs of an experiment,
+// stored in the database's fit tables (results/schema.sql, version 2), read
+// back by fptfarm plot.
+//
+// Units: every time is in epochs; accuracies in percent.  A "condition" is
+// one (protocol, timing, frequency): frequency is the period tau in epochs
+// for periodic timing, the per-epoch probability p for geometric timing, 0
+// for the unperturbed baseline (protocol "none", timing "none").
+#ifndef FPT_FIT_H
+#define FPT_FIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "analysis/survival.h"
+
+#define FPT_FIT_NAME 32
+
+// The models that predict the mean FPT at a frequency (SCIENCE.md s4).
+typedef enum fpt_model {
+    FPT_MODEL_QSS,       // E[min(T,tau)] + S(tau) <T_p>             (periodic)
+    FPT_MODEL_RENEWAL,   // E[min(T,tau)] + S(tau) E[min(T_p,tau)] / P(T_p <= tau)
+    FPT_MODEL_RESTART,   // E[min(T,tau)] / P(T <= tau), baseline runs only
+    FPT_MODEL_LINEAR,    // <T> + r (<T><T_p*> - <T^2>/2), geometric timing, r = -ln(1-p)
+    FPT_MODEL_COUNT
+} fpt_model;
+
+const char *fpt_model_name(fpt_model m);   // "qss", "renewal", "restart", "linear"
+
+// One point of a survival curve: S(epoch) with its pointwise interval.
+typedef struct fpt_curve_point {
+    int epoch;                      // 0..horizon
+    int at_risk, events, censored;  // at this epoch (at_risk before its events)
+    double s, lo, hi;               // S(epoch) = P(T > epoch) and its interval
+} fpt_curve_point;
+
+// The runs of one condition, summarised.
+typedef struct fpt_fit_condition {
+    char protocol[FPT_FIT_NAME];    // "none", "reset", "shrink_perturb", ...
+    char timing[FPT_FIT_NAME];      // "none", "periodic", "geometric"
+    double frequency;               // tau (epochs), p, or 0
+    int runs;                       // finished runs used (reached + censored)
+    int reached, censored;          // first passage within the run / not
+    int diverged;                   // diverged before reaching: kept apart
+    double rm, rm_lo, rm_hi;        // KM restricted mean E[min(T, horizon)] and
+                                    // its bootstrap interval, epochs
+    int median, median_lo, median_hi;   // KM median and interval; 0 = not reached
+    int tail_t0;                    // exponential tail fitted past this epoch
+    double tail_rate, tail_rate_se; // k per epoch (NAN when not estimable)
+    double extrap_mean;             // restricted mean + tail (NAN when no tail)
+    double final_acc;               // mean over runs of the mean test accuracy of
+                                    // the last 10 epochs, percent (NAN: no runs)
+    int n_curve;                    // = horizon + 1
+    fpt_curve_point *curve;         // S at epochs 0..horizon
+} fpt_fit_condition;
+
+// The response model's reference for one perturbing protocol and timing.
+typedef struct fpt_fit_protocol {
+    char protocol[FPT_FIT_NAME];
+    char timing[FPT_FIT_NAME];
+    double reference;               // tau0 (periodic) or p0 (geometric); 0 = none usable
+    int tp_runs;                    // runs at the reference with T > tau0
+    double tp_mean, tp_lo, tp_hi;   // <T_p> (KM restricted to horizon - tau0) and interval
+    double tp_tail;                 // S_p at the end of the T_p horizon: > 0 means <T_p>
+                                    // is a restricted mean (some runs never reached)
+    char why[400];                  // reference == 0: what is missing
+} fpt_fit_protocol;
+
+// A prediction of the mean FPT at one frequency by one model.
+typedef struct fpt_fit_prediction {
+    char protocol[FPT_FIT_NAME];
+    char timing[FPT_FIT_NAME];
+    double frequency;
+    fpt_model model;
+    double predicted, lo, hi;       // epochs; INFINITY if never reached (S = 1)
+    int has_measured;               // runs exist at this frequency:
+    double measured, measured_lo, measured_hi;   // their KM restricted mean
+    double rel_error;               // (predicted - measured) / measured
+    int valid;                      // 1: period >= t_rel, inside the model's domain
+} fpt_fit_prediction;
+
+// Settings of a fit (fpt_fit_options_default gives the defaults).
+typedef struct fpt_fit_options {
+    double target;                  // percent; NAN: the experiment's only target
+    double reference;               // tau0 of every periodic protocol; 0 = automatic
+    double reference_p;             // p0 of every geometric protocol; 0 = automatic
+    int ks_reference;               // KS reference epoch; 0 = horizon / 2
+    double alpha;                   // KS significance level (0.05)
+    int ks_window;                  // epochs that must all stop rejecting (5)
+    int tail_t0;                    // tail fit start; 0 = max(t_rel, horizon / 2)
+    int bootstrap;                  // resamples (1000); 0 = no intervals
+    uint64_t seed;                  // bootstrap seed
+    double level;                   // interval level (0.95)
+    fpt_ci_kind ci;                 // survival interval transform (log-log)
+    int min_runs;                   // fewest runs for a condition to be used (10)
+} fpt_fit_options;
+
+extern const fpt_fit_options fpt_fit_options_default;
+
+typedef struct fpt_fit {
+    int64_t experiment_id;
+    char experiment[256];
+    fpt_fit_options opt;            // as used (target, reference resolved)
+    int horizon;                    // epochs: the longest run
+    int excluded_unfinished;        // runs not done (pending, running, failed)
+    // Relaxation (SCIENCE.md s2), on the baseline runs.
+    int ks_reference;               // epoch
+    int t_rel;                      // epochs; 0 if the test never stops rejecting
+    int n_ks;                       // epochs 1..n_ks
+    double *ks_d, *ks_p;            // KS statistic and p-value at epoch t = i + 1
+    // Per condition, baseline first.
+    int n_conditions;
+    fpt_fit_condition *conditions;
+    int n_protocols;
+    fpt_fit_protocol *protocols;
+    int n_predictions;
+    fpt_fit_prediction *predictions;
+    // Baseline moments for the linear response (tail-extrapolated, NAN if not).
+    double mean_t, mean_t2;
+    // What could not be done, one line each ("no geometric runs ...").
+    int n_notes;
+    char notes[8][200];
+} fpt_fit;
+
+#include "analysis/runs.h"
+
+// Fits the finished runs at opt->target (which must be a number here).
+// Fails, saying what is missing, when there are no unperturbed runs or fewer
+// than opt->min_runs of them, or the target is out of range.  A protocol
+// without a usable reference period gets no predictions and a `why`.
+int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *out, fpt_err *err);
+void fpt_fit_free(fpt_fit *f);
+
+// "shrink_perturb tau=20", "reset p=0.05", "none (unperturbed)": how the
+// report and the figures name a condition.  Returns buf.
+const char *fpt_fit_condition_label(const char *protocol, const char *timing, double frequency,
+                                    char *buf, size_t cap);
+
+// Lookups by condition (NULL when absent).
+const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
+                                              const char *timing, double frequency);
+const fpt_fit_prediction *fpt_fit_prediction_of(const fpt_fit *f, const char *protocol,
+                                                const char *timing, double frequency,
+                                                fpt_model model);
+
+// The short report on stdout (fit_report.c): relaxation, conditions,
+// response model, measured against predicted, recommendation.
+void fpt_fit_report(const fpt_fit *f, FILE *out);
+
+#endif
