@@ -134,7 +134,8 @@ NN_SRC   := $(wildcard common/base/*.c common/nn/*.c) common/nn/backend/blas.c $
 NN_OBJ   := $(NN_SRC:%.c=$(BUILD)/%.o)
 NN_LIB   := $(BUILD)/libfptnn.a
 NN_LIBS  := $(DNN_LIBS) $(BLAS_LIBS) -lm
-LIB_SRC  := $(NN_SRC) $(wildcard common/data/*.c common/train/*.c common/analysis/*.c \
+LIB_SRC  := $(NN_SRC) $(wildcard common/data/*.c common/train/*.c common/train/protocols/*.c \
+                                   common/analysis/*.c \
                                    common/store/*.c common/campaign/*.c)
 LIB_OBJ  := $(filter-out $(NN_OBJ),$(LIB_SRC:%.c=$(BUILD)/%.o)) $(BUILD)/gen/schema_sql.o
 LIB      := $(BUILD)/libfptfarm.a

@@ -2,11 +2,14 @@
 // (SCIENCE.md s3), timing, and first passage on hand-made traces.
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/first_passage.h"
 #include "train/protocol.h"
+#include "train/run.h"
+#include "train/train_spec.h"
 #include "nn/resnet.h"
 #include "base/rng.h"
 #include "nn/sgd.h"
@@ -438,4 +441,129 @@ Test(protocol, study_variant_where_it_cannot_apply) {
     free(before), free(scratch), free(chosen);
     fpt_sgd_free(&opt);
     fpt_resnet_free(m);
+}
+
+// ---- the protocol table -----------------------------------------------------
+
+// A value of key k other than its default, inside its range: the next enum
+// choice, or a number between the default and the range's other end.
+static void other_value(const fpt_protocol_key *k, char *buf, size_t len) {
+    fpt_protocol d = fpt_protocol_defaults;
+    char def[64];
+    fpt_protocol_key_format(k, &d, def, sizeof def);
+    if (k->type == FPT_KEY_ENUM) {
+        int n = 0;
+        while (k->choices[n]) n++;
+        cr_assert_geq(n, 2, "%s: an enum key needs two choices", k->name);
+        snprintf(buf, len, "%s", strcmp(def, k->choices[0]) ? k->choices[0] : k->choices[1]);
+        return;
+    }
+    const double v = strtod(def, NULL);
+    const double w = v < k->max ? (v + k->max) / 2 : (v + k->min) / 2;
+    if (k->type == FPT_KEY_INT) snprintf(buf, len, "%d", (int)w == (int)v ? (int)v + 1 : (int)w);
+    else snprintf(buf, len, "%.17g", w);
+}
+
+// The configuration hash is made from the table: every key of every protocol
+// (and the timing keys) changes it when its value changes, so a checkpoint
+// of another configuration is never resumed.  A key missed by the hash would
+// leave it equal here.
+Test(protocol_table, every_key_changes_the_configuration_hash) {
+    int tested = 0;
+    for (int kind = 0; kind < FPT_PROTO_COUNT; kind++) {
+        const fpt_protocol_def *d = fpt_protocol_def_of((fpt_protocol_kind)kind);
+        const fpt_protocol_key *const *lists[2] = {fpt_timing_keys, d->keys};
+        for (int l = 0; l < 2; l++)
+            for (int i = 0; lists[l][i]; i++) {
+                const fpt_protocol_key *k = lists[l][i];
+                fpt_run_config c;
+                fpt_run_config_defaults(&c);
+                c.protocol.kind = (fpt_protocol_kind)kind;
+                const uint64_t before = fpt_run_config_hash(&c, "t");
+                char v[64];
+                other_value(k, v, sizeof v);
+                fpt_err err = {0};
+                cr_assert_eq(fpt_protocol_key_set(k, &c.protocol, v, &err), 0, "%s=%s: %s",
+                             k->name, v, err.msg);
+                cr_expect_neq(fpt_run_config_hash(&c, "t"), before,
+                              "protocol %s: key %s = %s leaves the hash unchanged", d->name,
+                              k->name, v);
+                tested++;
+            }
+    }
+    cr_expect_geq(tested, 3 * FPT_PROTO_COUNT + 5, "%d keys tested", tested);
+}
+
+// A key added after version 1 (variant) is appended only when it is not its
+// default, in the text version 1's hash had for it: " variant=study" after
+// the seed, written out by hand here.
+Test(protocol_table, later_keys_append_their_text_only_when_set) {
+    fpt_protocol p = fpt_protocol_defaults;
+    p.kind = FPT_PROTO_SHRINK_PERTURB;
+    char v1[512], extra[128];
+    cr_assert_eq(fpt_protocol_hash_v1(&p, v1, sizeof v1), 0);
+    cr_expect_str_eq(v1, "shrink_perturb,periodic,20,0.050000000000000003,0.20000000000000001,"
+                         "0.40000000000000002,0.10000000000000001,0");
+    cr_assert_eq(fpt_protocol_hash_extra(&p, extra, sizeof extra), 0);
+    cr_expect_str_eq(extra, "");
+    p.variant = FPT_VARIANT_STUDY;
+    cr_assert_eq(fpt_protocol_hash_extra(&p, extra, sizeof extra), 0);
+    cr_expect_str_eq(extra, " variant=study");
+}
+
+// The table is consistent: entry k has kind k, names are unique and parse
+// back, every key's default lies in its range, every enum default is a
+// choice, and each key is read and printed back by `fptfarm train`'s
+// option table under the same name.
+Test(protocol_table, entries_are_consistent) {
+    for (int kind = 0; kind < FPT_PROTO_COUNT; kind++) {
+        const fpt_protocol_def *d = fpt_protocol_def_of((fpt_protocol_kind)kind);
+        cr_assert(d, "kind %d has no entry", kind);
+        cr_expect_eq((int)d->kind, kind, "%s", d->name);
+        fpt_protocol_kind back;
+        fpt_err err = {0};
+        cr_expect_eq(fpt_protocol_parse(d->name, &back, &err), 0, "%s", err.msg);
+        cr_expect_eq((int)back, kind);
+        for (int other = 0; other < kind; other++)
+            cr_expect_str_neq(d->name, fpt_protocol_name((fpt_protocol_kind)other));
+        cr_expect((d->model == FPT_PREDICT_NOTHING) == (kind == FPT_PROTO_NONE), "%s", d->name);
+    }
+    const fpt_protocol_key *k;
+    fpt_protocol def = fpt_protocol_defaults;
+    for (size_t i = 0; (k = fpt_protocol_key_at(i)); i++) {
+        char text[64];
+        fpt_protocol_key_format(k, &def, text, sizeof text);
+        fpt_protocol p = fpt_protocol_defaults;
+        fpt_err err = {0};
+        if (!k->inherited)   // inherited keys take the schedule's value, range checked there
+            cr_expect_eq(fpt_protocol_key_set(k, &p, text, &err), 0,
+                         "default %s = %s is out of its own range: %s", k->name, text, err.msg);
+        char again[64];
+        fpt_protocol_key_format(k, &p, again, sizeof again);
+        cr_expect_str_eq(again, text, "%s: the default does not read back", k->name);
+        if (k->inherited) continue;
+        fpt_train_spec s;
+        fpt_train_spec_defaults(&s);
+        cr_expect_eq(fpt_train_spec_set(&s, k->name, text, &err), 0, "--%s: %s", k->name, err.msg);
+        char back[64];
+        cr_expect_eq(fpt_train_spec_format(&s, k->name, back, sizeof back, &err), 0);
+        cr_expect_str_eq(back, text, "--%s", k->name);
+    }
+}
+
+// A value outside a key's range is refused with the key's name and range,
+// by the same descriptor for --option, spec files and fpt_protocol_check.
+Test(protocol_table, ranges_are_written_once) {
+    fpt_train_spec s;
+    fpt_train_spec_defaults(&s);
+    fpt_err err = {0};
+    cr_expect_neq(fpt_train_spec_set(&s, "fraction", "0", &err), 0);
+    cr_expect(strstr(err.msg, "fraction: '0' is not a number in (0, 1]"), "%s", err.msg);
+    cr_expect_neq(fpt_train_spec_set(&s, "prob", "1.5", &err), 0);
+    cr_expect(strstr(err.msg, "prob: '1.5' is not a number in (0, 1]"), "%s", err.msg);
+    fpt_protocol p = fpt_protocol_defaults;
+    p.kind = FPT_PROTO_PARTIAL_RESET;
+    p.fraction = 0;
+    cr_expect_neq(fpt_protocol_check(&p, &err), 0);
+    cr_expect_str_eq(err.msg, "fraction 0 out of range (expected 0 < f <= 1)");
 }

@@ -160,9 +160,12 @@ static void refit(planner *P, const fpt_runs *runs) {
             c->measured = 1;
             c->m = m->rm, c->m_lo = m->rm_lo, c->m_hi = m->rm_hi;
         }
-        if (c->kind == FPT_PROTO_NONE) continue;
+        // The prediction the protocol table names for it (linear response
+        // for geometric timing).
+        const fpt_protocol_model pm = fpt_protocol_def_of(c->kind)->model;
+        if (pm == FPT_PREDICT_NOTHING) continue;
         fpt_model model = !strcmp(c->timing, "geometric") ? FPT_MODEL_LINEAR
-                          : c->kind == FPT_PROTO_RESET    ? FPT_MODEL_RESTART
+                          : pm == FPT_PREDICT_RESTART     ? FPT_MODEL_RESTART
                                                           : FPT_MODEL_QSS;
         const fpt_fit_prediction *x =
             fpt_fit_prediction_of(&P->fit, c->protocol, c->timing, c->freq, model);
@@ -259,7 +262,8 @@ static int plan_reference(planner *P) {
         const fpt_job_protocol *jp = &P->spec->protocols[s];
         size_t here = first;
         first += (size_t)jp->n_freqs;
-        if (jp->protocol.kind == FPT_PROTO_NONE || jp->protocol.kind == FPT_PROTO_RESET) continue;
+        // Only protocols predicted from a reference condition need one.
+        if (fpt_protocol_def_of(jp->protocol.kind)->model != FPT_PREDICT_QSS) continue;
         cand *r = reference_of(P, s, here);
         const fpt_fit_protocol *fp = fitted_protocol(P, r);
         double rel = fp && fp->reference > 0 ? rel_half_width(fp->tp_mean, fp->tp_lo, fp->tp_hi)

@@ -10,35 +10,61 @@
 // continuation lines.
 #include "campaign/job_spec.h"
 #include "base/hash.h"
+#include "base/text.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <ctype.h>
 #include <ini.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+// Sections: [experiment], one per protocol of the protocol table (in table
+// order, so section SEC_PROTO + k is protocol kind k), then the settings
+// sections (aux_keys below).
 enum {
-    SEC_EXPERIMENT, SEC_NONE, SEC_RESET, SEC_PARTIAL, SEC_SHRINK, SEC_WARM,   // protocols: 1..5
-    SEC_CAMPAIGN, SEC_SYNTHETIC, SEC_REPLAY,   // settings sections (aux_keys below)
+    SEC_EXPERIMENT,
+    SEC_PROTO,
+    SEC_NONE = SEC_PROTO + FPT_PROTO_NONE,
+    SEC_CAMPAIGN = SEC_PROTO + FPT_PROTO_COUNT, SEC_SYNTHETIC, SEC_REPLAY,
     N_SEC
 };
-static const char *const section_names[N_SEC] = {
-    "experiment",   "none",     "reset",     "partial_reset", "shrink_perturb",
-    "warm_restart", "campaign", "synthetic", "replay"};
-#define SECTION_LIST                                                                          \
-    "experiment, none, reset, partial_reset, shrink_perturb, warm_restart, campaign, "        \
-    "synthetic, replay"
-static int is_protocol_section(int sec) { return sec >= SEC_NONE && sec <= SEC_WARM; }
-// Section i > 0 is protocol kind i - 1.
-static fpt_protocol_kind kind_of(int sec) { return (fpt_protocol_kind)(sec - 1); }
+static int is_protocol_section(int sec) {
+    return sec >= SEC_PROTO && sec < SEC_PROTO + FPT_PROTO_COUNT;
+}
+static fpt_protocol_kind kind_of(int sec) { return (fpt_protocol_kind)(sec - SEC_PROTO); }
 
-// Keys of the protocol sections beyond timing/periods/probabilities.
-// `variant` is per section (section.variant); the others are distinct keys
-// of one protocol each and share ctx.params.
-static const char *const proto_params[N_SEC][3] = {
-    [SEC_PARTIAL] = {"fraction", "variant"}, [SEC_SHRINK] = {"shrink", "sigma", "variant"}};
+static const char *section_name(int sec) {
+    if (is_protocol_section(sec)) return fpt_protocol_name(kind_of(sec));
+    return sec == SEC_EXPERIMENT ? "experiment"
+           : sec == SEC_CAMPAIGN ? "campaign"
+           : sec == SEC_SYNTHETIC ? "synthetic"
+           : sec == SEC_REPLAY    ? "replay"
+                                  : "?";
+}
+
+// "experiment, none, reset, ..., replay", for messages.
+static const char *section_list(char *buf, size_t len) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int sec = 0; sec < N_SEC; sec++)
+        n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", sec ? ", " : "",
+                              section_name(sec));
+    return buf;
+}
+
+// A protocol section's own key `key` (beyond timing, periods and
+// probabilities): the protocol table's, except those it inherits from the
+// run's settings (eta_min, an [experiment] key).  NULL if none.
+static const fpt_protocol_key *param_of(int sec, const char *key) {
+    if (!is_protocol_section(sec)) return NULL;
+    const fpt_protocol_def *d = fpt_protocol_def_of(kind_of(sec));
+    for (int i = 0; d->keys[i]; i++)
+        if (!d->keys[i]->inherited && !strcmp(d->keys[i]->name, key)) return d->keys[i];
+    return NULL;
+}
 
 // Keys of the settings sections: each sets one field of fpt_job_spec.
 typedef enum { AUX_DOUBLE, AUX_LONG, AUX_INT, AUX_MODE, AUX_PATH } aux_type;
@@ -65,12 +91,8 @@ static const aux_key aux_keys[] = {
     {SEC_SYNTHETIC, "fast_share", AUX_DOUBLE, 0, 1, F(law.fast_share)},
     {SEC_SYNTHETIC, "fast_hazard", AUX_DOUBLE, 0, 1, F(law.fast_hazard)},
     {SEC_SYNTHETIC, "slow_hazard", AUX_DOUBLE, 0, 1, F(law.slow_hazard)},
-    {SEC_SYNTHETIC, "after_partial_reset", AUX_DOUBLE, 0, 1,
-     F(law.after[FPT_PROTO_PARTIAL_RESET])},
-    {SEC_SYNTHETIC, "after_shrink_perturb", AUX_DOUBLE, 0, 1,
-     F(law.after[FPT_PROTO_SHRINK_PERTURB])},
-    {SEC_SYNTHETIC, "after_warm_restart", AUX_DOUBLE, 0, 1,
-     F(law.after[FPT_PROTO_WARM_RESTART])},
+    // ... then after_<protocol> for each protocol with a synthetic
+    // after-hazard (aux_find makes those entries from the protocol table)
     {SEC_REPLAY, "data", AUX_PATH, 0, 0, F(replay_path)},
 };
 #undef F
@@ -100,7 +122,7 @@ typedef struct section {
     key_rec keys[MAX_KEYS];
     int timing_set;
     fpt_timing timing;
-    fpt_variant variant;   // clean unless set
+    fpt_protocol params;   // a protocol section's own keys, over the defaults
     int n_periods, n_probs, periods_line, probs_line;
     double periods[FPT_JOB_MAX_FREQS], probs[FPT_JOB_MAX_FREQS];
 } section;
@@ -117,7 +139,6 @@ typedef struct ctx {
     int order[N_SEC];      // protocol sections in file order
     int n_order;
     section sec[N_SEC];
-    fpt_train_spec params; // fraction / shrink / sigma from protocol sections
     int name_set, seeds_set;
     int n_ranges;
     uint64_t lo[MAX_RANGES], hi[MAX_RANGES];
@@ -249,9 +270,16 @@ static int parse_freqs(ctx *c, const char *key, const char *value, int line, int
 // Per-run or protocol keys refused in [experiment], with where they belong.
 static int misplaced_in_experiment(ctx *c, const char *key, int line) {
     if (!strcmp(key, "protocol"))
+    {
+        char list[256] = "";
+        for (int sec = SEC_PROTO; sec < SEC_PROTO + FPT_PROTO_COUNT; sec++) {
+            const size_t at = strlen(list);
+            snprintf(list + at, sizeof list - at, "%s[%s]", sec > SEC_PROTO ? ", " : "",
+                     section_name(sec));
+        }
         return FAIL(c, line, "'protocol' does not belong in [experiment]: each protocol is its "
-                             "own section ([none], [reset], [partial_reset], [shrink_perturb], "
-                             "[warm_restart])");
+                             "own section (%s)", list);
+    }
     if (!strcmp(key, "timing"))
         return FAIL(c, line, "'timing' does not belong in [experiment]: set it in each protocol "
                              "section");
@@ -259,15 +287,24 @@ static int misplaced_in_experiment(ctx *c, const char *key, int line) {
         return FAIL(c, line, "'%s' does not belong in [experiment]: list the frequencies in each "
                              "protocol section ('periods = 1,2,5' or 'probabilities = 0.01,0.05')",
                     key);
-    if (!strcmp(key, "fraction"))
-        return FAIL(c, line, "'fraction' does not belong in [experiment]: it is a parameter of "
-                             "[partial_reset]");
-    if (!strcmp(key, "variant"))
-        return FAIL(c, line, "'variant' does not belong in [experiment]: set it in "
-                             "[partial_reset] or [shrink_perturb]");
-    if (!strcmp(key, "shrink") || !strcmp(key, "sigma"))
-        return FAIL(c, line, "'%s' does not belong in [experiment]: it is a parameter of "
-                             "[shrink_perturb]", key);
+    const fpt_protocol_key *pk = fpt_protocol_key_named(key);
+    if (pk && !pk->inherited) {   // a protocol's own parameter: name its section(s)
+        char where[256] = "";
+        int n_in = 0, total = 0;
+        for (int sec = SEC_PROTO; sec < SEC_PROTO + FPT_PROTO_COUNT; sec++)
+            total += param_of(sec, key) != NULL;
+        for (int sec = SEC_PROTO; sec < SEC_PROTO + FPT_PROTO_COUNT; sec++) {
+            if (!param_of(sec, key)) continue;
+            const size_t at = strlen(where);
+            snprintf(where + at, sizeof where - at, "%s[%s]",
+                     n_in == 0 ? "" : n_in == total - 1 ? " or " : ", ", section_name(sec));
+            n_in++;
+        }
+        if (total == 1)
+            return FAIL(c, line, "'%s' does not belong in [experiment]: it is a parameter of %s",
+                        key, where);
+        return FAIL(c, line, "'%s' does not belong in [experiment]: set it in %s", key, where);
+    }
     if (!strcmp(key, "seed"))
         return FAIL(c, line, "'seed' does not belong in [experiment]: list the runs' seeds with "
                              "'seeds = 1-100'");
@@ -281,9 +318,10 @@ static int is_experiment_key(const char *key) {
     if (!strcmp(key, "name") || !strcmp(key, "seeds")) return 1;
     const char *canon = fpt_train_spec_canonical(key);
     if (!canon) return 0;
-    static const char *const refused[] = {"protocol", "timing", "period", "prob", "fraction",
-                                          "shrink", "sigma", "variant", "seed", "checkpoint",
-                                          "checkpoint_every", "resume"};
+    const fpt_protocol_key *pk = fpt_protocol_key_named(canon);
+    if (pk && !pk->inherited) return 0;   // timing, period, prob and the protocols' own
+    static const char *const refused[] = {"protocol", "seed", "checkpoint", "checkpoint_every",
+                                          "resume"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (!strcmp(canon, refused[i])) return 0;
     return 1;
@@ -296,11 +334,6 @@ static void experiment_keys(char *buf, size_t len) {
             n += (size_t)snprintf(buf + n, len - n, ", %s", fpt_train_spec_key(i));
 }
 
-static int is_param_of(int sec, const char *key) {
-    for (int k = 0; k < 3 && proto_params[sec][k]; k++)
-        if (!strcmp(key, proto_params[sec][k])) return 1;
-    return 0;
-}
 
 static int on_experiment_key(ctx *c, const char *key, const char *value, int line) {
     fpt_job_spec *s = c->s;
@@ -342,9 +375,9 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
             S->probs_line = line;
             return parse_freqs(c, key, value, line, 0, S->probs, &S->n_probs);
         }
-        if (is_param_of(sec, key)) {
-            if (fpt_train_spec_set(&c->params, key, value, c->err)) return fail_here(c, line);
-            if (!strcmp(key, "variant")) S->variant = c->params.run.protocol.variant;
+        const fpt_protocol_key *pk = param_of(sec, key);
+        if (pk) {
+            if (fpt_protocol_key_set(pk, &S->params, value, c->err)) return fail_here(c, line);
             return 1;
         }
     }
@@ -354,29 +387,45 @@ static int on_protocol_key(ctx *c, int sec, const char *key, const char *value, 
         snprintf(expected, sizeof expected, "no keys: [none] only adds unperturbed runs");
     } else {
         size_t n = (size_t)snprintf(expected, sizeof expected, "timing, periods, probabilities");
-        for (int k = 0; k < 3 && proto_params[sec][k]; k++)
-            n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", proto_params[sec][k]);
+        const fpt_protocol_def *d = fpt_protocol_def_of(kind_of(sec));
+        for (int k = 0; d->keys[k]; k++)
+            if (!d->keys[k]->inherited)
+                n += (size_t)snprintf(expected + n, sizeof expected - n, ", %s", d->keys[k]->name);
     }
-    for (int other = SEC_NONE; other < N_SEC; other++) {
-        if (other == sec || !is_param_of(other, key)) continue;
+    for (int other = SEC_PROTO; other < SEC_PROTO + FPT_PROTO_COUNT; other++) {
+        if (other == sec || !param_of(other, key)) continue;
         const size_t at = strlen(hint);
-        if (at) snprintf(hint + at, sizeof hint - at, " and [%s]", section_names[other]);
-        else snprintf(hint, sizeof hint, "; '%s' is a parameter of [%s]", key, section_names[other]);
+        if (at) snprintf(hint + at, sizeof hint - at, " and [%s]", section_name(other));
+        else snprintf(hint, sizeof hint, "; '%s' is a parameter of [%s]", key, section_name(other));
     }
     if (!hint[0] && is_experiment_key(key))
         snprintf(hint, sizeof hint, "; '%s' belongs in [experiment]", key);
-    return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)%s", key, section_names[sec],
+    return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)%s", key, section_name(sec),
                 expected, hint);
 }
 
-static const aux_key *aux_find(int sec, const char *key) {
+// Whether protocol kind k has a [synthetic] after_<name> key.
+static int has_after_key(int k) { return fpt_protocol_def_of((fpt_protocol_kind)k)->synth_after; }
+
+// The settings key `key` of section `sec`, or NULL.  A [synthetic]
+// after_<protocol> key is made in *made (its name is `key` itself).
+static const aux_key *aux_find(int sec, const char *key, aux_key *made) {
     for (size_t i = 0; i < N_AUX; i++)
         if (aux_keys[i].sec == sec && !strcmp(aux_keys[i].name, key)) return &aux_keys[i];
+    if (sec == SEC_SYNTHETIC && !strncmp(key, "after_", 6)) {
+        const fpt_protocol_def *d = fpt_protocol_def_named(key + 6);
+        if (d && has_after_key(d->kind)) {
+            *made = (aux_key){SEC_SYNTHETIC, key, AUX_DOUBLE, 0, 1,
+                              offsetof(fpt_job_spec, law.after) + sizeof(double) * d->kind};
+            return made;
+        }
+    }
     return NULL;
 }
 
 static int on_aux_key(ctx *c, int sec, const char *key, const char *value, int line) {
-    const aux_key *k = aux_find(sec, key);
+    aux_key made;
+    const aux_key *k = aux_find(sec, key, &made);
     if (!k) {
         char expected[400];
         size_t n = 0;
@@ -385,7 +434,11 @@ static int on_aux_key(ctx *c, int sec, const char *key, const char *value, int l
             if (aux_keys[i].sec == sec && n < sizeof expected)
                 n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s", n ? ", " : "",
                                       aux_keys[i].name);
-        return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)", key, section_names[sec],
+        for (int p = 0; sec == SEC_SYNTHETIC && p < FPT_PROTO_COUNT; p++)
+            if (has_after_key(p) && n < sizeof expected)
+                n += (size_t)snprintf(expected + n, sizeof expected - n, ", after_%s",
+                                      fpt_protocol_name((fpt_protocol_kind)p));
+        return FAIL(c, line, "unknown key '%s' in [%s] (expected: %s)", key, section_name(sec),
                     expected);
     }
     char *field = (char *)c->s + k->off;
@@ -420,8 +473,8 @@ static int on_aux_key(ctx *c, int sec, const char *key, const char *value, int l
     }
 }
 
-static int on_key(void *user, const char *section_name, const char *name, const char *value) {
-    (void)section_name;   // c->cur, from the reader, is the same section
+static int on_key(void *user, const char *inih_section, const char *name, const char *value) {
+    (void)inih_section;   // c->cur, from the reader, is the same section
     ctx *c = user;
     if (c->failed) return 0;
     int line = c->lineno;
@@ -430,7 +483,7 @@ static int on_key(void *user, const char *section_name, const char *name, const 
     char key[40];
     size_t n = strlen(name);
     if (n >= sizeof key) return FAIL(c, line, "unknown key '%.60s' in [%s]", name,
-                                     section_names[c->cur]);
+                                     section_name(c->cur));
     for (size_t i = 0; i <= n; i++) key[i] = name[i] == '-' ? '_' : name[i];
     const char *canon = is_protocol_section(c->cur) || c->cur == SEC_EXPERIMENT
                             ? fpt_train_spec_canonical(key)
@@ -440,7 +493,7 @@ static int on_key(void *user, const char *section_name, const char *name, const 
     for (int k = 0; k < S->n_keys; k++)
         if (!strcmp(S->keys[k].name, key))
             return FAIL(c, line, "'%s' is set twice in [%s] (first on line %d)", key,
-                        section_names[c->cur], S->keys[k].line);
+                        section_name(c->cur), S->keys[k].line);
     int ok = c->cur == SEC_EXPERIMENT        ? on_experiment_key(c, key, value, line)
              : is_protocol_section(c->cur) ? on_protocol_key(c, c->cur, key, value, line)
                                            : on_aux_key(c, c->cur, key, value, line);
@@ -455,7 +508,7 @@ static int on_key(void *user, const char *section_name, const char *name, const 
 
 static void open_section(ctx *c, const char *name) {
     for (int i = 0; i < N_SEC; i++)
-        if (!strcmp(name, section_names[i])) {
+        if (!strcmp(name, section_name(i))) {
             if (c->sec[i].present) {
                 FAIL(c, c->lineno, "section [%s] appears twice (first on line %d)", name,
                      c->sec[i].line);
@@ -467,7 +520,8 @@ static void open_section(ctx *c, const char *name) {
             c->cur = i;
             return;
         }
-    FAIL(c, c->lineno, "unknown section [%s] (expected: " SECTION_LIST ")", name);
+    char list[256];
+    FAIL(c, c->lineno, "unknown section [%s] (expected: %s)", name, section_list(list, sizeof list));
 }
 
 static char *rstrip(char *s) {
@@ -551,20 +605,16 @@ static int build_protocols(ctx *c) {
         section *S = &c->sec[sec];
         fpt_job_protocol *jp = &s->protocols[s->n_protocols++];
         jp->line = S->line;
-        jp->protocol = fpt_protocol_defaults;
+        jp->protocol = S->params;   // the defaults and the section's own keys
         jp->protocol.kind = kind_of(sec);
         jp->protocol.timing = S->timing_set ? S->timing : FPT_TIMING_PERIODIC;
-        jp->protocol.fraction = c->params.run.protocol.fraction;
-        jp->protocol.shrink = c->params.run.protocol.shrink;
-        jp->protocol.sigma = c->params.run.protocol.sigma;
         jp->protocol.eta_min = s->base.run.lr.eta_min;
-        jp->protocol.variant = S->variant;
         if (sec == SEC_NONE) {
             jp->n_freqs = 1;
             jp->freqs[0] = 0.0;
             continue;
         }
-        const char *name = section_names[sec];
+        const char *name = section_name(sec);
         int periodic = jp->protocol.timing == FPT_TIMING_PERIODIC;
         if (periodic && S->n_probs)
             return FAIL(c, S->probs_line, "'probabilities' needs timing = geometric ([%s] is "
@@ -584,15 +634,10 @@ static int build_protocols(ctx *c) {
             fpt_protocol p = jp->protocol;
             if (periodic) p.period = (int)jp->freqs[f];
             else p.prob = jp->freqs[f];
-            if (fpt_protocol_check(&p, c->err)) {
+            if (fpt_protocol_check_lr(&p, s->base.run.lr.base, c->err)) {
                 fail_here(c, S->line);
                 return fpt_err_prefix(c->err, "[%s]: ", name);
             }
-        }
-        if (sec == SEC_WARM && !(jp->protocol.eta_min < s->base.run.lr.base)) {
-            FAIL(c, S->line, "[warm_restart]: eta_min %g must be below the learning rate %g",
-                 jp->protocol.eta_min, s->base.run.lr.base);
-            return -1;
         }
     }
     return 0;
@@ -670,10 +715,7 @@ static void put_seeds(FILE *f, const fpt_job_spec *s) {
 // The shortest %g form that reads back as exactly v.
 static void put_double(FILE *f, double v) {
     char one[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(one, sizeof one, "%.*g", prec, v);
-        if (strtod(one, NULL) == v) break;
-    }
+    fpt_format_double(one, sizeof one, v);
     fputs(one, f);
 }
 
@@ -695,15 +737,20 @@ static int put_section(ctx *c, FILE *f, int sec) {
     int n = 0, rc = 0;
     for (int k = 0; k < S->n_keys; k++) {
         const char *key = S->keys[k].name;
+        aux_key made;
         char *buf = NULL;
         size_t sz = 0;
         FILE *m = open_memstream(&buf, &sz);
         if (!m) return fpt_fail(c->err, "out of memory");
-        fprintf(m, "%s.%s=", section_names[sec], key);
+        fprintf(m, "%s.%s=", section_name(sec), key);
         if (!strcmp(key, "name")) fputs(c->s->name, m);
         else if (!strcmp(key, "seeds")) put_seeds(m, c->s);
         else if (!strcmp(key, "timing")) fputs(fpt_timing_name(S->timing), m);
-        else if (!strcmp(key, "variant")) fputs(fpt_variant_name(S->variant), m);
+        else if (param_of(sec, key)) {
+            char val[64];
+            fpt_protocol_key_format(param_of(sec, key), &S->params, val, sizeof val);
+            fputs(val, m);
+        }
         else if (!strcmp(key, "periods") || !strcmp(key, "probabilities")) {
             int np = key[1] == 'e' ? S->n_periods : S->n_probs;
             const double *v = key[1] == 'e' ? S->periods : S->probs;
@@ -711,11 +758,11 @@ static int put_section(ctx *c, FILE *f, int sec) {
                 if (i) fputc(',', m);
                 put_double(m, v[i]);
             }
-        } else if (aux_find(sec, key)) {
-            put_aux(m, c->s, aux_find(sec, key));
+        } else if (aux_find(sec, key, &made)) {
+            put_aux(m, c->s, aux_find(sec, key, &made));
         } else {
             char val[1100];
-            if (fpt_train_spec_format(sec == SEC_EXPERIMENT ? &c->s->base : &c->params, key, val,
+            if (fpt_train_spec_format(&c->s->base, key, val,
                                       sizeof val, c->err))
                 rc = -1;
             fputs(val, m);
@@ -724,7 +771,7 @@ static int put_section(ctx *c, FILE *f, int sec) {
         lines[n++] = buf;
     }
     qsort(lines, (size_t)n, sizeof lines[0], cmp_str);
-    if (sec != SEC_EXPERIMENT) fprintf(f, "[%s]\n", section_names[sec]);
+    if (sec != SEC_EXPERIMENT) fprintf(f, "[%s]\n", section_name(sec));
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s\n", lines[i]);
         free(lines[i]);
@@ -832,7 +879,8 @@ int fpt_job_spec_parse(fpt_job_spec *s, const char *text, size_t len, const char
     c->text = s->text;
     c->len = len;
     c->cur = -1;
-    fpt_train_spec_defaults(&c->params);
+    for (int sec = SEC_PROTO; sec < SEC_PROTO + FPT_PROTO_COUNT; sec++)
+        c->sec[sec].params = fpt_protocol_defaults;
     err->msg[0] = 0;
     int line = ini_parse_stream(read_line, c, on_key, c);
     int rc = 0;

@@ -136,7 +136,7 @@ typedef struct fpt_job_spec {
     size_t n_seeds;
     uint64_t *seeds;                  // in the listed order
     int n_protocols;
-    fpt_job_protocol protocols[5];    // in file order
+    fpt_job_protocol protocols[FPT_PROTO_COUNT];   // in file order
     size_t n_jobs;
     fpt_job *jobs;                    // the expansion, in the order above
     fpt_campaign_spec campaign;       // [campaign], or the defaults (sweep)

@@ -1,12 +1,17 @@
-// protocol.c — the perturbation protocols (see protocol.h).
+// protocol.c — the protocol table and what every protocol shares: names,
+// keys, checks, timing, the configuration hash's text, and the dispatch to
+// each protocol's apply and learning-rate hook (protocols/*.c hold those).
 #include "train/protocol.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/memory.h"
 #include "base/rng.h"
+#include "base/text.h"
+#include "train/protocols/protocols.h"
 
 const fpt_protocol fpt_protocol_defaults = {
     .kind = FPT_PROTO_NONE, .timing = FPT_TIMING_PERIODIC, .period = 20, .prob = 0.05,
@@ -14,36 +19,77 @@ const fpt_protocol fpt_protocol_defaults = {
     .variant = FPT_VARIANT_CLEAN,
 };
 
-static const char *const proto_names[] = {"none", "reset", "partial_reset", "shrink_perturb",
-                                          "warm_restart"};
-static const char *const timing_names[] = {"periodic", "geometric"};
+// The table, indexed by fpt_protocol_kind.
+static const fpt_protocol_def *const table[FPT_PROTO_COUNT] = {
+    [FPT_PROTO_NONE] = &fpt_protocol_none,
+    [FPT_PROTO_RESET] = &fpt_protocol_reset,
+    [FPT_PROTO_PARTIAL_RESET] = &fpt_protocol_partial_reset,
+    [FPT_PROTO_SHRINK_PERTURB] = &fpt_protocol_shrink_perturb,
+    [FPT_PROTO_WARM_RESTART] = &fpt_protocol_warm_restart,
+};
+
+static const char *const timing_names[] = {"periodic", "geometric", NULL};
+const char *const fpt_variant_names[] = {"clean", "study", NULL};
+
+#define F(field) offsetof(fpt_protocol, field)
+static const fpt_protocol_key key_timing = {
+    "timing", FPT_KEY_ENUM, F(timing), 0, 0, 0, timing_names, "timing", "",
+    "when it fires: periodic (every period epochs) or geometric (probability prob)",
+    FPT_HASH_V1, 0};
+static const fpt_protocol_key key_period = {
+    "period", FPT_KEY_INT, F(period), 1, 100000, 0, NULL, "period",
+    "expected 1..100000 epochs", "periodic timing: tau, epochs", FPT_HASH_V1, 0};
+static const fpt_protocol_key key_prob = {
+    "prob", FPT_KEY_DOUBLE, F(prob), 0, 1, 1, NULL, "probability", "expected 0 < p <= 1",
+    "geometric timing: probability per epoch", FPT_HASH_V1, 0};
+#undef F
+const fpt_protocol_key *const fpt_timing_keys[] = {&key_timing, &key_period, &key_prob, NULL};
+
+const fpt_protocol_def *fpt_protocol_def_of(fpt_protocol_kind k) {
+    return (unsigned)k < FPT_PROTO_COUNT ? table[k] : NULL;
+}
+
+const fpt_protocol_def *fpt_protocol_def_named(const char *name) {
+    for (int k = 0; k < FPT_PROTO_COUNT; k++)
+        if (!strcmp(name, table[k]->name)) return table[k];
+    return NULL;
+}
 
 const char *fpt_protocol_name(fpt_protocol_kind k) {
-    return (unsigned)k < 5 ? proto_names[k] : "?";
+    const fpt_protocol_def *d = fpt_protocol_def_of(k);
+    return d ? d->name : "?";
 }
 
-const char *fpt_timing_name(fpt_timing t) { return (unsigned)t < 2 ? timing_names[t] : "?"; }
+const char *fpt_timing_name(fpt_timing t) {
+    return (unsigned)t < FPT_TIMING_COUNT ? timing_names[t] : "?";
+}
 
 const char *fpt_variant_name(fpt_variant v) {
-    return v == FPT_VARIANT_CLEAN ? "clean" : v == FPT_VARIANT_STUDY ? "study" : "?";
+    return (unsigned)v < FPT_VARIANT_COUNT ? fpt_variant_names[v] : "?";
 }
 
-int fpt_protocol_needs_stage_norm(const fpt_protocol *p) {
-    return p->kind == FPT_PROTO_SHRINK_PERTURB && p->variant == FPT_VARIANT_STUDY;
+const char *fpt_protocol_names(void) {
+    // "none, reset, ...": at most FPT_PROTO_COUNT names of < 32 characters.
+    static char list[FPT_PROTO_COUNT * 34];
+    if (!list[0]) {
+        size_t n = 0;
+        for (int k = 0; k < FPT_PROTO_COUNT; k++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k ? ", " : "", table[k]->name);
+    }
+    return list;
 }
 
 int fpt_protocol_parse(const char *s, fpt_protocol_kind *out, fpt_err *err) {
-    for (int k = 0; k < 5; k++)
-        if (strcmp(s, proto_names[k]) == 0) {
-            *out = (fpt_protocol_kind)k;
-            return 0;
-        }
-    return fpt_fail(err, "unknown protocol '%s' (expected: none, reset, partial_reset, "
-                         "shrink_perturb, warm_restart)", s);
+    const fpt_protocol_def *d = fpt_protocol_def_named(s);
+    if (d) {
+        *out = d->kind;
+        return 0;
+    }
+    return fpt_fail(err, "unknown protocol '%s' (expected: %s)", s, fpt_protocol_names());
 }
 
 int fpt_timing_parse(const char *s, fpt_timing *out, fpt_err *err) {
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; timing_names[k]; k++)
         if (strcmp(s, timing_names[k]) == 0) {
             *out = (fpt_timing)k;
             return 0;
@@ -51,38 +97,203 @@ int fpt_timing_parse(const char *s, fpt_timing *out, fpt_err *err) {
     return fpt_fail(err, "unknown timing '%s' (expected: periodic, geometric)", s);
 }
 
-int fpt_protocol_check(const fpt_protocol *p, fpt_err *err) {
-    if ((unsigned)p->kind > FPT_PROTO_WARM_RESTART)
-        return fpt_fail(err, "unknown protocol %d", (int)p->kind);
-    if ((unsigned)p->variant > FPT_VARIANT_STUDY)
-        return fpt_fail(err, "unknown variant %d", (int)p->variant);
-    if (p->variant != FPT_VARIANT_CLEAN && p->kind != FPT_PROTO_PARTIAL_RESET &&
-        p->kind != FPT_PROTO_SHRINK_PERTURB)
-        return fpt_fail(err, "variant %s applies to partial_reset and shrink_perturb only "
-                             "(protocol %s has no variants)", fpt_variant_name(p->variant),
-                        fpt_protocol_name(p->kind));
-    if (p->kind == FPT_PROTO_NONE) return 0;
-    if (p->timing == FPT_TIMING_PERIODIC && (p->period < 1 || p->period > 100000))
-        return fpt_fail(err, "period %d out of range (expected 1..100000 epochs)", p->period);
-    if (p->timing == FPT_TIMING_GEOMETRIC && !(p->prob > 0.0 && p->prob <= 1.0))
-        return fpt_fail(err, "probability %g out of range (expected 0 < p <= 1)", p->prob);
-    if (p->kind == FPT_PROTO_PARTIAL_RESET && !(p->fraction > 0.0 && p->fraction <= 1.0))
-        return fpt_fail(err, "fraction %g out of range (expected 0 < f <= 1)", p->fraction);
-    if (p->kind == FPT_PROTO_SHRINK_PERTURB) {
-        if (!(p->shrink >= 0.0 && p->shrink <= 1.0))
-            return fpt_fail(err, "shrink %g out of range (expected 0 <= lambda <= 1)", p->shrink);
-        if (!(p->sigma >= 0.0 && p->sigma <= 10.0))
-            return fpt_fail(err, "sigma %g out of range (expected 0 <= sigma <= 10)", p->sigma);
+// ---- keys ---------------------------------------------------------------
+
+const fpt_protocol_key *fpt_protocol_key_of(const fpt_protocol_def *d, const char *name) {
+    for (int i = 0; fpt_timing_keys[i]; i++)
+        if (!strcmp(fpt_timing_keys[i]->name, name)) return fpt_timing_keys[i];
+    for (int i = 0; d && d->keys[i]; i++)
+        if (!strcmp(d->keys[i]->name, name)) return d->keys[i];
+    return NULL;
+}
+
+const fpt_protocol_key *fpt_protocol_key_at(size_t i) {
+    for (size_t t = 0; fpt_timing_keys[t]; t++)
+        if (i-- == 0) return fpt_timing_keys[t];
+    for (int k = 0; k < FPT_PROTO_COUNT; k++)
+        for (int j = 0; table[k]->keys[j]; j++) {
+            const fpt_protocol_key *key = table[k]->keys[j];
+            int seen = 0;   // shared keys (variant) count once, at their first protocol
+            for (int k2 = 0; k2 < k && !seen; k2++)
+                for (int j2 = 0; table[k2]->keys[j2]; j2++) seen |= table[k2]->keys[j2] == key;
+            if (!seen && i-- == 0) return key;
+        }
+    return NULL;
+}
+
+const fpt_protocol_key *fpt_protocol_key_named(const char *name) {
+    const fpt_protocol_key *k;
+    for (size_t i = 0; (k = fpt_protocol_key_at(i)); i++)
+        if (!strcmp(k->name, name)) return k;
+    return NULL;
+}
+
+static int *int_field(const fpt_protocol_key *k, fpt_protocol *p) {
+    return (int *)((char *)p + k->offset);
+}
+static double get_double(const fpt_protocol_key *k, const fpt_protocol *p) {
+    return *(const double *)((const char *)p + k->offset);
+}
+static int get_int(const fpt_protocol_key *k, const fpt_protocol *p) {
+    return *(const int *)((const char *)p + k->offset);
+}
+
+static int in_range(const fpt_protocol_key *k, double v) {   // false for NaN
+    return (k->min_open ? v > k->min : v >= k->min) && v <= k->max;
+}
+
+int fpt_protocol_key_set(const fpt_protocol_key *k, fpt_protocol *p, const char *value,
+                         fpt_err *err) {
+    if (k->type == FPT_KEY_ENUM) {
+        for (int i = 0; k->choices[i]; i++)
+            if (!strcmp(value, k->choices[i])) {
+                *int_field(k, p) = i;
+                return 0;
+            }
+        char list[256];
+        size_t n = 0;
+        list[0] = 0;
+        for (int i = 0; k->choices[i]; i++)
+            n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
+                                  i ? ", " : "", k->choices[i]);
+        return fpt_fail(err, "unknown %s '%s' (expected: %s)", k->name, value, list);
     }
-    if (p->kind == FPT_PROTO_WARM_RESTART) {
-        if (p->timing != FPT_TIMING_PERIODIC)
-            return fpt_fail(err, "warm_restart needs periodic timing (its cosine cycle is the "
-                                 "period)");
-        if (!(p->eta_min >= 0.0))
-            return fpt_fail(err, "eta_min %g out of range (expected >= 0)", p->eta_min);
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    int ok = !errno && end != value && !*end && isfinite(d) && in_range(k, d);
+    if (k->type == FPT_KEY_INT) {
+        if (!ok || d != floor(d))
+            return fpt_fail(err, "%s: '%s' is not an integer in %.0f..%.0f", k->name, value,
+                            k->min, k->max);
+        *int_field(k, p) = (int)d;
+        return 0;
     }
+    if (!ok)
+        return fpt_fail(err, "%s: '%s' is not a number in %s%g, %g]", k->name, value,
+                        k->min_open ? "(" : "[", k->min, k->max);
+    *(double *)((char *)p + k->offset) = d;
     return 0;
 }
+
+int fpt_protocol_key_format(const fpt_protocol_key *k, const fpt_protocol *p, char *buf,
+                            size_t len) {
+    switch (k->type) {
+    case FPT_KEY_INT: return snprintf(buf, len, "%d", get_int(k, p));
+    case FPT_KEY_DOUBLE: return fpt_format_double(buf, len, get_double(k, p));
+    case FPT_KEY_ENUM: return snprintf(buf, len, "%s", k->choices[get_int(k, p)]);
+    }
+    return snprintf(buf, len, "?");
+}
+
+int fpt_protocol_key_is_default(const fpt_protocol_key *k, const fpt_protocol *p) {
+    if (k->type == FPT_KEY_DOUBLE) return get_double(k, p) == get_double(k, &fpt_protocol_defaults);
+    return get_int(k, p) == get_int(k, &fpt_protocol_defaults);
+}
+
+// The hash's own number format (%.17g: version 1's), not the canonical one.
+static int hash_value(const fpt_protocol_key *k, const fpt_protocol *p, char *buf, size_t len) {
+    switch (k->type) {
+    case FPT_KEY_INT: return snprintf(buf, len, "%d", get_int(k, p));
+    case FPT_KEY_DOUBLE: return snprintf(buf, len, "%.17g", get_double(k, p));
+    case FPT_KEY_ENUM: return snprintf(buf, len, "%s", k->choices[get_int(k, p)]);
+    }
+    return -1;
+}
+
+int fpt_protocol_hash_v1(const fpt_protocol *p, char *buf, size_t len) {
+    size_t n = (size_t)snprintf(buf, len, "%s", fpt_protocol_name(p->kind));
+    const fpt_protocol_key *k;
+    for (size_t i = 0; (k = fpt_protocol_key_at(i)) && n < len; i++) {
+        if (k->hash != FPT_HASH_V1) continue;
+        n += (size_t)snprintf(buf + n, len - n, ",");
+        if (n < len) n += (size_t)hash_value(k, p, buf + n, len - n);
+    }
+    return n < len ? 0 : -1;
+}
+
+int fpt_protocol_hash_extra(const fpt_protocol *p, char *buf, size_t len) {
+    size_t n = 0;
+    if (len) buf[0] = 0;
+    const fpt_protocol_key *k;
+    for (size_t i = 0; (k = fpt_protocol_key_at(i)) && n < len; i++) {
+        if (k->hash != FPT_HASH_IF_SET || fpt_protocol_key_is_default(k, p)) continue;
+        n += (size_t)snprintf(buf + n, len - n, " %s=", k->name);
+        if (n < len) n += (size_t)hash_value(k, p, buf + n, len - n);
+    }
+    return n < len ? 0 : -1;
+}
+
+// ---- checks -------------------------------------------------------------
+
+static int uses_key(const fpt_protocol_def *d, const fpt_protocol_key *k) {
+    for (int i = 0; d->keys[i]; i++)
+        if (d->keys[i] == k) return 1;
+    return 0;
+}
+
+static int check_key(const fpt_protocol_key *k, const fpt_protocol *p, fpt_err *err) {
+    if (k->type == FPT_KEY_ENUM || k->inherited) return 0;
+    if (k->type == FPT_KEY_INT) {
+        const int v = get_int(k, p);
+        if (!in_range(k, v))
+            return fpt_fail(err, "%s %d out of range (%s)", k->what, v, k->range);
+        return 0;
+    }
+    const double v = get_double(k, p);
+    if (!in_range(k, v)) return fpt_fail(err, "%s %g out of range (%s)", k->what, v, k->range);
+    return 0;
+}
+
+int fpt_protocol_check_lr(const fpt_protocol *p, double lr_base, fpt_err *err) {
+    const fpt_protocol_def *d = fpt_protocol_def_of(p->kind);
+    if (!d) return fpt_fail(err, "unknown protocol %d", (int)p->kind);
+    if ((unsigned)p->variant >= FPT_VARIANT_COUNT)
+        return fpt_fail(err, "unknown variant %d", (int)p->variant);
+    if (p->variant != FPT_VARIANT_CLEAN && !uses_key(d, &fpt_key_variant)) {
+        char with[128] = "";   // "partial_reset and shrink_perturb"
+        int n_with = 0, total = 0;
+        for (int k = 0; k < FPT_PROTO_COUNT; k++) total += uses_key(table[k], &fpt_key_variant);
+        for (int k = 0; k < FPT_PROTO_COUNT; k++) {
+            if (!uses_key(table[k], &fpt_key_variant)) continue;
+            const size_t at = strlen(with);
+            snprintf(with + at, sizeof with - at, "%s%s",
+                     n_with == 0 ? "" : n_with == total - 1 ? " and " : ", ", table[k]->name);
+            n_with++;
+        }
+        return fpt_fail(err, "variant %s applies to %s only (protocol %s has no variants)",
+                        fpt_variant_name(p->variant), with, d->name);
+    }
+    if (p->kind == FPT_PROTO_NONE) return 0;
+    if ((unsigned)p->timing >= FPT_TIMING_COUNT)
+        return fpt_fail(err, "unknown timing %d", (int)p->timing);
+    if (check_key(p->timing == FPT_TIMING_PERIODIC ? &key_period : &key_prob, p, err)) return -1;
+    for (int i = 0; d->keys[i]; i++)
+        if (check_key(d->keys[i], p, err)) return -1;
+    return d->check ? d->check(p, lr_base, err) : 0;
+}
+
+int fpt_protocol_check(const fpt_protocol *p, fpt_err *err) {
+    return fpt_protocol_check_lr(p, NAN, err);
+}
+
+int fpt_protocol_needs_stage_norm(const fpt_protocol *p) {
+    const fpt_protocol_def *d = fpt_protocol_def_of(p->kind);
+    return d && d->needs_stage_norm && d->needs_stage_norm(p);
+}
+
+int fpt_protocol_has_lr_hook(const fpt_protocol *p) {
+    const fpt_protocol_def *d = fpt_protocol_def_of(p->kind);
+    return d && d->lr;
+}
+
+double fpt_protocol_lr(const fpt_protocol *p, double lr_base, double scheduled, int epoch,
+                       int last_event) {
+    const fpt_protocol_def *d = fpt_protocol_def_of(p->kind);
+    return d && d->lr ? d->lr(p, lr_base, epoch, last_event) : scheduled;
+}
+
+// ---- timing and events --------------------------------------------------
 
 int fpt_protocol_fires(const fpt_protocol *p, uint64_t seed, int epoch) {
     if (p->kind == FPT_PROTO_NONE || epoch < 1) return 0;
@@ -92,137 +303,16 @@ int fpt_protocol_fires(const fpt_protocol *p, uint64_t seed, int epoch) {
     return (double)fpt_rng_u32(&r) < p->prob * 4294967296.0;
 }
 
-static int eligible(fpt_param_kind k) {
-    return k == FPT_PARAM_CONV_W || k == FPT_PARAM_BN_W || k == FPT_PARAM_FC_W;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-float fpt_partial_reset_study_bound(const fpt_param_tensor *t) {
-    const int fan_in = t->ndim >= 2 ? t->shape[1] : t->shape[0];
-    return 1.0f / sqrtf((float)fan_in);
-}
-
-int fpt_partial_reset_select(const fpt_resnet *m, double fraction, fpt_variant variant,
-                             uint8_t *chosen, size_t *picked_out, fpt_err *err) {
-    memset(chosen, 0, m->n_params);
-    *picked_out = 0;
-    size_t n = 0;
-    for (int t = 0; t < m->n_tensors; t++)
-        if (eligible(m->tensors[t].kind)) n += m->tensors[t].size;
-    // clean: exactly k = round(f n), the k-th smallest |w| the threshold, ties
-    // by position.  study: Python's int() truncates; the threshold is the
-    // value at index k and everything <= it is taken.
-    const size_t k = variant == FPT_VARIANT_STUDY ? (size_t)(fraction * (double)n)
-                                                  : (size_t)llround(fraction * (double)n);
-    if (n == 0 || (variant == FPT_VARIANT_CLEAN && k == 0)) return 0;
-    float *mag = fpt_calloc(n, sizeof(float), "partial_reset's sort of |w|", err);
-    if (!mag) return -1;
-    size_t j = 0;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const fpt_param_tensor *pt = &m->tensors[t];
-        if (!eligible(pt->kind)) continue;
-        for (size_t i = 0; i < pt->size; i++) mag[j++] = fabsf(m->params[pt->offset + i]);
-    }
-    qsort(mag, n, sizeof(float), cmp_float);   // O(n log n) once per event: ~1 s at 11M
-    size_t picked = 0;
-    if (variant == FPT_VARIANT_STUDY) {
-        const float thr = mag[k < n ? k : n - 1];
-        fpt_free(mag);
-        for (int t = 0; t < m->n_tensors; t++) {
-            const fpt_param_tensor *pt = &m->tensors[t];
-            if (!eligible(pt->kind)) continue;
-            for (size_t i = 0; i < pt->size; i++)
-                if (fabsf(m->params[pt->offset + i]) <= thr) {
-                    chosen[pt->offset + i] = 1;
-                    picked++;
-                }
-        }
-        *picked_out = picked;
-        return 0;
-    }
-    // The k-th smallest |w| is the threshold: every |w| below it is chosen,
-    // and of those equal to it, the first (k - below) by position.
-    const float thr = mag[k - 1];
-    size_t below = 0;
-    for (size_t i = 0; i < k; i++) below += mag[i] < thr;
-    fpt_free(mag);
-    size_t ties = k - below;
-    for (int t = 0; t < m->n_tensors; t++) {
-        const fpt_param_tensor *pt = &m->tensors[t];
-        if (!eligible(pt->kind)) continue;
-        for (size_t i = 0; i < pt->size; i++) {
-            float a = fabsf(m->params[pt->offset + i]);
-            if (a < thr || (a == thr && ties > 0)) {
-                if (a == thr) ties--;
-                chosen[pt->offset + i] = 1;
-                picked++;
-            }
-        }
-    }
-    *picked_out = picked;
-    return 0;
-}
-
-// The study variant's fresh values: tensor t of event draw d filled from
-// U(-bound_t, bound_t) with the stream a fresh initialisation's tensor t
-// would use (stream d*256 + t of FPT_RNG_INIT): the clean variant uses that
-// stream for its draw instead, never both.
-static void study_uniform_draw(const fpt_resnet *m, uint64_t seed, uint32_t draw, float *out) {
-    for (int t = 0; t < m->n_tensors; t++) {
-        const fpt_param_tensor *pt = &m->tensors[t];
-        if (!eligible(pt->kind)) continue;
-        const float b = fpt_partial_reset_study_bound(pt);
-        fpt_rng_fill_uniform(seed, FPT_RNG_INIT, draw * 256u + (uint32_t)t, out + pt->offset,
-                             pt->size, -b, b);
-    }
-}
-
 int fpt_protocol_apply(const fpt_protocol *p, fpt_resnet *m, fpt_sgd *opt, uint64_t seed,
                        uint32_t event, float *scratch, uint8_t *chosen, fpt_err *err) {
-    const uint32_t draw = event + 1;
-    switch (p->kind) {
-    case FPT_PROTO_NONE:
-    case FPT_PROTO_WARM_RESTART:
-        return 0;
-    case FPT_PROTO_RESET:
-        fpt_resnet_init_params(m, seed, draw, m->params);
-        fpt_resnet_init_buffers(m, m->buffers);
-        fpt_sgd_reset(opt);
-        return 0;
-    case FPT_PROTO_PARTIAL_RESET: {
-        size_t picked;
-        if (fpt_partial_reset_select(m, p->fraction, p->variant, chosen, &picked, err))
-            return -1;
-        if (p->variant == FPT_VARIANT_STUDY) study_uniform_draw(m, seed, draw, scratch);
-        else fpt_resnet_init_params(m, seed, draw, scratch);
-        for (size_t i = 0; i < m->n_params; i++)
-            if (chosen[i]) m->params[i] = scratch[i];
-        if (p->variant == FPT_VARIANT_STUDY) fpt_sgd_reset(opt);   // a new torch.optim.SGD
-        return 0;
-    }
-    case FPT_PROTO_SHRINK_PERTURB: {
-        // The study's variant shrinks the stage buffers too: without them it
-        // would silently be the clean one.
-        if (fpt_protocol_needs_stage_norm(p) && !m->stage_norm)
-            return fpt_fail(err, "shrink_perturb variant study needs the network's stage "
-                                 "buffers (fpt_resnet_arch.stage_norm)");
-        const float lam = (float)p->shrink, sig = (float)p->sigma;
-        fpt_resnet_init_params(m, seed, draw, scratch);
-        for (size_t i = 0; i < m->n_params; i++)
-            m->params[i] = lam * m->params[i] + sig * scratch[i];
-        // A fresh network's running statistics are mean 0, var 1 (and, with
-        // stage_norm, its stage buffers mean 0, std 1: shrunk alike).
-        float *fresh = scratch;   // reuse: n_buffers < n_params
-        fpt_resnet_init_buffers(m, fresh);
-        for (size_t i = 0; i < m->n_buffers; i++)
-            m->buffers[i] = lam * m->buffers[i] + sig * fresh[i];
-        fpt_sgd_reset(opt);
-        return 0;
-    }
-    }
-    return fpt_fail(err, "unknown protocol %d", (int)p->kind);
+    const fpt_protocol_def *d = fpt_protocol_def_of(p->kind);
+    if (!d) return fpt_fail(err, "unknown protocol %d", (int)p->kind);
+    return d->apply ? d->apply(p, m, opt, seed, event, scratch, chosen, err) : 0;
 }
+
+const fpt_protocol_key fpt_key_variant = {
+    "variant", FPT_KEY_ENUM, offsetof(fpt_protocol, variant), 0, 0, 0, fpt_variant_names,
+    "variant", "",
+    "partial_reset, shrink_perturb: clean (the definitions) or study (as the study's code "
+    "applies them; the README explains both)",
+    FPT_HASH_IF_SET, 0};

@@ -1,6 +1,7 @@
 // run.c — the training run loop (see run.h).
 #include "train/run.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,10 +57,8 @@ int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err 
                                  "percent)", c->targets[k]);
     if (c->checkpoint_every < 0)
         return fpt_fail(err, "checkpoint_every %d must be >= 0", c->checkpoint_every);
-    if (fpt_lr_check(&c->lr, err) || fpt_protocol_check(&c->protocol, err)) return -1;
-    if (c->protocol.kind == FPT_PROTO_WARM_RESTART && !(c->protocol.eta_min < c->lr.base))
-        return fpt_fail(err, "eta_min %g must be below the learning rate %g",
-                        c->protocol.eta_min, c->lr.base);
+    if (fpt_lr_check(&c->lr, err) || fpt_protocol_check_lr(&c->protocol, c->lr.base, err))
+        return -1;
     if (!(c->momentum >= 0.0 && c->momentum < 1.0))
         return fpt_fail(err, "momentum %g out of range (expected 0 <= momentum < 1)",
                         c->momentum);
@@ -72,21 +71,23 @@ int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err 
 // FNV-1a over a canonical text of the trajectory-determining settings:
 // stable across builds and struct layouts.  Settings added since v1 are
 // appended only when they differ from the behaviour v1 had, so that the
-// checkpoints of existing campaigns keep their hash.
+// checkpoints of existing campaigns keep their hash.  The protocol's part
+// comes from the protocol table (fpt_protocol_hash_v1/_extra): a new
+// protocol parameter enters the hash without a line here.
 uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
-    char s[1024];
-    const fpt_protocol *p = &c->protocol;
+    char s[1024], proto[512], extra[256];
+    if (fpt_protocol_hash_v1(&c->protocol, proto, sizeof proto) ||
+        fpt_protocol_hash_extra(&c->protocol, extra, sizeof extra)) {
+        assert(!"protocol hash text longer than its buffer");
+        return 0;
+    }
     int n = snprintf(s, sizeof s,
              "v1 data=%s width=%d classes=%d batch=%d lr=%d,%.17g,%.17g,%d,%d,%d,%d,%.17g "
-             "mom=%.17g wd=%.17g repl=%d aug=%d proto=%s,%s,%d,%.17g,%.17g,%.17g,%.17g,%.17g "
-             "seed=%llu",
+             "mom=%.17g wd=%.17g repl=%d aug=%d proto=%s seed=%llu%s",
              dataset_tag ? dataset_tag : "", c->width, c->num_classes, c->batch, (int)c->lr.kind,
              c->lr.base, c->lr.gamma, c->lr.step_size, c->lr.t_max, c->lr.t0, c->lr.t_mult,
              c->lr.eta_min, c->momentum, c->weight_decay, c->with_replacement, c->augment,
-             fpt_protocol_name(p->kind), fpt_timing_name(p->timing), p->period, p->prob,
-             p->fraction, p->shrink, p->sigma, p->eta_min, (unsigned long long)c->seed);
-    if (p->variant != FPT_VARIANT_CLEAN && n > 0 && (size_t)n < sizeof s)
-        n += snprintf(s + n, sizeof s - (size_t)n, " variant=%s", fpt_variant_name(p->variant));
+             proto, (unsigned long long)c->seed, extra);
     if (c->augment && !c->flip && n > 0 && (size_t)n < sizeof s)
         n += snprintf(s + n, sizeof s - (size_t)n, " flip=0");
     // The precision changes the trajectory's values; the backend only their
@@ -97,14 +98,11 @@ uint64_t fpt_run_config_hash(const fpt_run_config *c, const char *dataset_tag) {
     return fpt_fnv1a(FPT_FNV1A_INIT, s, strlen(s));
 }
 
-// Learning rate of epoch `epoch` (1-based).  warm_restart: a cosine from
-// the base rate to eta_min over `period` epochs, restarted after each event.
+// Learning rate of epoch `epoch` (1-based): the protocol's hook when it has
+// one (warm_restart's cosine restarted after each event), else the schedule.
 static double lr_for_epoch(const fpt_run_config *c, const fpt_run_state *st, int epoch) {
-    if (c->protocol.kind == FPT_PROTO_WARM_RESTART) {
-        double t = (double)(epoch - 1 - st->last_restart), T = c->protocol.period;
-        return c->protocol.eta_min +
-               (c->lr.base - c->protocol.eta_min) * (1.0 + cos(M_PI * t / T)) / 2.0;
-    }
+    if (fpt_protocol_has_lr_hook(&c->protocol))
+        return fpt_protocol_lr(&c->protocol, c->lr.base, NAN, epoch, st->last_restart);
     return fpt_lr_at(&c->lr, epoch - 1);
 }
 
@@ -303,7 +301,7 @@ int fpt_run(const fpt_run_config *c, const fpt_dataset *d, const char *dataset_t
                                    (uint32_t)st.perturb_events, b.scratch, b.chosen, err))
                 goto done;
             st.perturb_events++;
-            if (c->protocol.kind == FPT_PROTO_WARM_RESTART) st.last_restart = epoch;
+            if (fpt_protocol_has_lr_hook(&c->protocol)) st.last_restart = epoch;
             rec.perturbed = 1;
         }
         st.epoch = epoch;

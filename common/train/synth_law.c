@@ -15,6 +15,7 @@
 #include "train/synth_law.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "base/rng.h"
@@ -26,15 +27,10 @@ const fpt_synth_law fpt_synth_law_default = {
     .fast_share = 0.3,
     .fast_hazard = 0.3,
     .slow_hazard = 0.01,
-    .after = {[FPT_PROTO_PARTIAL_RESET] = 0.1, [FPT_PROTO_SHRINK_PERTURB] = 0.1,
-              [FPT_PROTO_WARM_RESTART] = 0.1},
+    // One default for every protocol (read only for those with synth_after).
+    .after = {0.1, 0.1, 0.1, 0.1, 0.1},
 };
-
-static const char *const after_keys[5] = {
-    [FPT_PROTO_PARTIAL_RESET] = "after_partial_reset",
-    [FPT_PROTO_SHRINK_PERTURB] = "after_shrink_perturb",
-    [FPT_PROTO_WARM_RESTART] = "after_warm_restart",
-};
+_Static_assert(FPT_PROTO_COUNT == 5, "a new protocol: add its 0.1 to .after above");
 
 static int is_probability(double p) { return p >= 0.0 && p <= 1.0; }   // false for NaN
 
@@ -57,8 +53,12 @@ int fpt_synth_law_check(const fpt_synth_law *law, fpt_err *err) {
     if (law->fast_hazard == 0.0)
         return fpt_fail(err, "[synthetic] fast_hazard 0: the fast plateau must reach the "
                              "target (expected 0 < fast_hazard <= 1)");
-    for (int k = FPT_PROTO_PARTIAL_RESET; k <= FPT_PROTO_WARM_RESTART; k++)
-        if (check_probability(after_keys[k], law->after[k], err)) return -1;
+    for (int k = 0; k < FPT_PROTO_COUNT; k++) {
+        if (!fpt_protocol_def_of((fpt_protocol_kind)k)->synth_after) continue;
+        char key[64];
+        snprintf(key, sizeof key, "after_%s", fpt_protocol_name((fpt_protocol_kind)k));
+        if (check_probability(key, law->after[k], err)) return -1;
+    }
     return 0;
 }
 

@@ -44,17 +44,18 @@ typedef struct fpt_synth_law {
     int burn_in;                       // b >= 1, epochs
     double fast_share;                 // in [0, 1]
     double fast_hazard, slow_hazard;   // per epoch, in [0, 1]
-    double after[5];                   // hazard after a perturbation, indexed by
-                                       // fpt_protocol_kind (unused: none, reset)
+    double after[FPT_PROTO_COUNT];     // hazard after a perturbation, indexed by
+                                       // fpt_protocol_kind; used for the protocols
+                                       // whose table entry has synth_after (the
+                                       // key after_<name>; not none, not reset)
 } fpt_synth_law;
 
 // burn_in 10, fast_share 0.3, fast_hazard 0.3, slow_hazard 0.01, after 0.1.
 extern const fpt_synth_law fpt_synth_law_default;
 
 // Checks ranges; errors name the key ("[synthetic] fast_hazard ...").
-// burn_in 1..100000; fast_share, slow_hazard and the after[] of
-// partial_reset, shrink_perturb and warm_restart in [0, 1]; fast_hazard in
-// (0, 1].
+// burn_in 1..100000; fast_share, slow_hazard and the after[] of every
+// protocol with an after-hazard in [0, 1]; fast_hazard in (0, 1].
 int fpt_synth_law_check(const fpt_synth_law *law, fpt_err *err);
 
 // Generates the run `c` (protocol, timing, period/prob, seed, epochs,

@@ -1,15 +1,23 @@
 // train_spec.c — the table of training-run settings (see train_spec.h).
 #include "train/train_spec.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <ini.h>
+#include <pthread.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-typedef enum { T_INT, T_U64, T_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_TARGETS } opt_type;
+#include "base/text.h"
+
+typedef enum {
+    T_INT, T_U64, T_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_TARGETS,
+    T_PROTOCOL,       // the protocol's name, from the protocol table
+    T_PROTOCOL_KEY,   // a protocol parameter: `key` (protocol.h) reads and prints it
+} opt_type;
 
 typedef struct opt {
     const char *name;
@@ -24,11 +32,7 @@ typedef struct opt {
 static const char *const dataset_names[] = {"synthetic", "cifar10", "cifar100",
                                             "fashion-mnist", "mnist", NULL};
 static const char *const schedule_names[] = {"constant", "step", "cosine", NULL};
-static const char *const protocol_names[] = {"none", "reset", "partial_reset",
-                                             "shrink_perturb", "warm_restart", NULL};
-static const char *const timing_names[] = {"periodic", "geometric", NULL};
 static const char *const sampling_names[] = {"without_replacement", "with_replacement", NULL};
-static const char *const variant_names[] = {"clean", "study", NULL};
 // Indexed by fpt_backend and fpt_precision (backend.h).
 static const char *const backend_names[] = {"default", "blas", "onednn", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
@@ -76,22 +80,10 @@ static const opt options[] = {
      "random crop (4-pixel padding) and horizontal flip"},
     {"flip", T_BOOL, OFF(run.flip), 0, 0, NULL, "true",
      "with augment: mirror images at random (--no-flip for digits: mnist)"},
-    {"protocol", T_ENUM, OFF(run.protocol.kind), 0, 0, protocol_names, "none",
-     "perturbation: none, reset, partial_reset, shrink_perturb, warm_restart"},
-    {"timing", T_ENUM, OFF(run.protocol.timing), 0, 0, timing_names, "periodic",
-     "when it fires: periodic (every period epochs) or geometric (probability prob)"},
-    {"period", T_INT, OFF(run.protocol.period), 1, 100000, NULL, "20",
-     "periodic timing: tau, epochs"},
-    {"prob", T_DOUBLE, OFF(run.protocol.prob), 1e-9, 1, NULL, "0.05",
-     "geometric timing: probability per epoch"},
-    {"fraction", T_DOUBLE, OFF(run.protocol.fraction), 1e-9, 1, NULL, "0.2",
-     "partial_reset: fraction of smallest-|w| weights re-drawn"},
-    {"shrink", T_DOUBLE, OFF(run.protocol.shrink), 0, 1, NULL, "0.4",
-     "shrink_perturb: lambda"},
-    {"sigma", T_DOUBLE, OFF(run.protocol.sigma), 0, 10, NULL, "0.1", "shrink_perturb: sigma"},
-    {"variant", T_ENUM, OFF(run.protocol.variant), 0, 0, variant_names, "clean",
-     "partial_reset, shrink_perturb: clean (the definitions) or study (as the study's code "
-     "applies them; the README explains both)"},
+    // Here: "protocol", then every protocol key of the protocol table
+    // (timing, period, prob, fraction, ...), with their ranges and defaults
+    // from there (see table()).
+    {"protocol", T_PROTOCOL, OFF(run.protocol.kind), 0, 0, NULL, "none", NULL},
     {"target", T_TARGETS, OFF(run.targets), 1e-9, 100, NULL, "50",
      "target test accuracy in percent; a comma list for several"},
     {"stop_at_target", T_BOOL, OFF(run.stop_at_target), 0, 0, NULL, "false",
@@ -111,7 +103,42 @@ static const opt options[] = {
     {"resume", T_BOOL, OFF(resume), 0, 0, NULL, "false",
      "continue from the checkpoint when it exists"},
 };
-#define N_OPTIONS (sizeof options / sizeof options[0])
+#define N_BASE_OPTIONS (sizeof options / sizeof options[0])
+#define MAX_PROTOCOL_KEYS 64
+
+// The options with the protocol keys in place: built once, on the first
+// reader's call (pthread_once: readers may be on any thread).
+static opt all[N_BASE_OPTIONS + MAX_PROTOCOL_KEYS];
+static const fpt_protocol_key *all_keys[N_BASE_OPTIONS + MAX_PROTOCOL_KEYS];   // T_PROTOCOL_KEY's
+static size_t n_all;
+static char protocol_help[512];
+static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+
+static void build_all(void) {
+    snprintf(protocol_help, sizeof protocol_help, "perturbation: %s", fpt_protocol_names());
+    for (size_t i = 0; i < N_BASE_OPTIONS; i++) {
+        all[n_all++] = options[i];
+        if (options[i].type != T_PROTOCOL) continue;
+        all[n_all - 1].help = protocol_help;
+        const fpt_protocol_key *k;
+        for (size_t j = 0; (k = fpt_protocol_key_at(j)); j++) {
+            if (k->inherited) continue;   // set by another option (eta_min)
+            assert(n_all < sizeof all / sizeof all[0]);
+            all_keys[n_all] = k;
+            all[n_all++] = (opt){k->name, T_PROTOCOL_KEY, OFF(run.protocol), k->min, k->max,
+                                 k->choices, NULL, k->help};
+        }
+    }
+}
+
+static const opt *table(size_t *n) {
+    pthread_once(&all_once, build_all);
+    *n = n_all;
+    return all;
+}
+
+// The protocol key behind a T_PROTOCOL_KEY option (o points into all[]).
+static const fpt_protocol_key *key_of(const opt *o) { return all_keys[o - all]; }
 
 void fpt_train_spec_defaults(fpt_train_spec *s) {
     memset(s, 0, sizeof *s);
@@ -135,8 +162,10 @@ static int name_eq(const char *a, const char *b) {
 }
 
 static const opt *find(const char *name) {
-    for (size_t i = 0; i < N_OPTIONS; i++)
-        if (name_eq(name, options[i].name)) return &options[i];
+    size_t n;
+    const opt *o = table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (name_eq(name, o[i].name)) return &o[i];
     return NULL;
 }
 
@@ -219,6 +248,10 @@ int fpt_train_spec_set(fpt_train_spec *s, const char *name, const char *value, f
         memcpy(field, value, n + 1);
         return 0;
     }
+    case T_PROTOCOL:
+        return fpt_protocol_parse(value, (fpt_protocol_kind *)field, err);
+    case T_PROTOCOL_KEY:
+        return fpt_protocol_key_set(key_of(o), (fpt_protocol *)field, value, err);
     case T_TARGETS: {
         double *t = (double *)field;
         int n = 0;
@@ -288,32 +321,30 @@ void fpt_train_spec_data_tag(const fpt_train_spec *s, char *buf, size_t len) {
 }
 
 void fpt_train_spec_help(FILE *f) {
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const opt *o = &options[i];
-        char flag[64];
+    size_t n;
+    const opt *all_opts = table(&n);
+    for (size_t i = 0; i < n; i++) {
+        const opt *o = &all_opts[i];
+        char flag[64], def[64];
         snprintf(flag, sizeof flag, "--%s", o->name);
         for (char *p = flag + 2; *p; p++)
             if (*p == '_') *p = '-';
-        fprintf(f, "  %-20s %s [default: %s]\n", flag, o->help, o->def[0] ? o->def : "none");
+        if (o->type == T_PROTOCOL_KEY)
+            fpt_protocol_key_format(key_of(o), &fpt_protocol_defaults, def, sizeof def);
+        else snprintf(def, sizeof def, "%s", o->def[0] ? o->def : "none");
+        fprintf(f, "  %-20s %s [default: %s]\n", flag, o->help, def);
     }
 }
 
-const char *fpt_train_spec_key(size_t i) { return i < N_OPTIONS ? options[i].name : NULL; }
+const char *fpt_train_spec_key(size_t i) {
+    size_t n;
+    const opt *o = table(&n);
+    return i < n ? o[i].name : NULL;
+}
 
 const char *fpt_train_spec_canonical(const char *name) {
     const opt *o = find(name);
     return o ? o->name : NULL;
-}
-
-// The shortest %.Ng (N = 15..17) that reads back as exactly d: readable
-// ("0.05", not "0.050000000000000003") and still one text per value.
-static int fmt_double(char *buf, size_t len, double d) {
-    char tmp[40];
-    for (int prec = 15; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) return snprintf(buf, len, "%s", tmp);
-    }
-    return snprintf(buf, len, "%.17g", d);
 }
 
 int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, size_t len,
@@ -333,10 +364,16 @@ int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, 
         n = (size_t)snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field);
         break;
     case T_DOUBLE:
-        n = (size_t)fmt_double(buf, len, *(const double *)field);
+        n = (size_t)fpt_format_double(buf, len, *(const double *)field);
         break;
     case T_ENUM:
         n = (size_t)snprintf(buf, len, "%s", o->choices[*(const int *)field]);
+        break;
+    case T_PROTOCOL:
+        n = (size_t)snprintf(buf, len, "%s", fpt_protocol_name(*(const fpt_protocol_kind *)field));
+        break;
+    case T_PROTOCOL_KEY:
+        n = (size_t)fpt_protocol_key_format(key_of(o), (const fpt_protocol *)field, buf, len);
         break;
     case T_STRING:
         n = (size_t)snprintf(buf, len, "%s", field);
@@ -347,7 +384,7 @@ int fpt_train_spec_format(const fpt_train_spec *s, const char *name, char *buf, 
         for (int k = 0; k < s->run.n_targets; k++)
         {
             char one[40];
-            fmt_double(one, sizeof one, t[k]);
+            fpt_format_double(one, sizeof one, t[k]);
             n += (size_t)snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, "%s%s",
                                   k ? "," : "", one);
         }
