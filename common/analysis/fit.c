@@ -55,20 +55,11 @@ void fpt_fit_free(fpt_fit *f) {
     memset(f, 0, sizeof *f);
 }
 
-const char *fpt_fit_condition_label(const char *protocol, const char *timing, double frequency,
-                                    char *buf, size_t cap) {
-    if (!strcmp(timing, "none")) snprintf(buf, cap, "%s (unperturbed)", protocol);
-    else if (!strcmp(timing, "geometric")) snprintf(buf, cap, "%s p=%g", protocol, frequency);
-    else snprintf(buf, cap, "%s tau=%g", protocol, frequency);
-    return buf;
-}
-
 const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
                                               const char *timing, double frequency) {
     for (int k = 0; k < f->n_conditions; k++) {
         const fpt_fit_condition *c = &f->conditions[k];
-        if (c->frequency == frequency && !strcmp(c->protocol, protocol) &&
-            !strcmp(c->timing, timing))
+        if (fpt_condition_same(c->protocol, c->timing, c->frequency, protocol, timing, frequency))
             return c;
     }
     return NULL;
@@ -79,8 +70,8 @@ const fpt_fit_prediction *fpt_fit_prediction_of(const fpt_fit *f, const char *pr
                                                 fpt_model model) {
     for (int i = 0; i < f->n_predictions; i++) {
         const fpt_fit_prediction *x = &f->predictions[i];
-        if (x->model == model && x->frequency == frequency && !strcmp(x->protocol, protocol) &&
-            !strcmp(x->timing, timing))
+        if (x->model == model &&
+            fpt_condition_same(x->protocol, x->timing, x->frequency, protocol, timing, frequency))
             return x;
     }
     return NULL;
@@ -115,17 +106,17 @@ typedef struct group {
 } group;
 
 static int same_condition(const fpt_run_trace *r, const group *g) {
-    return !strcmp(r->protocol, g->protocol) && !strcmp(r->timing, g->timing) &&
-           r->frequency == g->frequency;
+    return fpt_condition_same(r->protocol, r->timing, r->frequency, g->protocol, g->timing,
+                              g->frequency);
 }
 
-static int is_baseline(const char *protocol) { return !strcmp(protocol, "none"); }
 
 // Order: the baseline first, then protocols in order of first appearance,
 // timing, frequency.
 static int group_cmp(const void *pa, const void *pb) {
     const group *a = pa, *b = pb;
-    int ba = is_baseline(a->protocol), bb = is_baseline(b->protocol);
+    int ba = fpt_condition_is_baseline(a->protocol, a->timing),
+        bb = fpt_condition_is_baseline(b->protocol, b->timing);
     if (ba != bb) return bb - ba;
     int c = strcmp(a->timing, b->timing);
     if (c) return c;
@@ -410,7 +401,9 @@ static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
                         w->h);
     int n = 0;
     for (int i = 0; i < R->n_runs; i++)
-        if (is_baseline(R->runs[i].protocol) && R->runs[i].n_epochs >= ref) n++;
+        if (fpt_condition_is_baseline(R->runs[i].protocol, R->runs[i].timing) &&
+            R->runs[i].n_epochs >= ref)
+            n++;
     if (n < 2) {
         note(f, "no relaxation test: fewer than 2 unperturbed runs reach epoch %d", ref);
         return 0;
@@ -419,7 +412,8 @@ static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
     if (!acc) return fpt_fail(err, "fit: out of memory for the KS tests");
     int k = 0;
     for (int i = 0; i < R->n_runs; i++)
-        if (is_baseline(R->runs[i].protocol) && R->runs[i].n_epochs >= ref)
+        if (fpt_condition_is_baseline(R->runs[i].protocol, R->runs[i].timing) &&
+            R->runs[i].n_epochs >= ref)
             memcpy(acc + (size_t)k++ * ref, R->runs[i].acc, (size_t)ref * sizeof *acc);
     fpt_relax rx;
     int rc =
@@ -445,7 +439,7 @@ static int references(work *w, fpt_fit *f, fpt_err *err) {
     }
     for (int k = 0; k < w->n_groups; k++) {
         const group *g = &w->g[k];
-        if (is_baseline(g->protocol)) continue;
+        if (fpt_condition_is_baseline(g->protocol, g->timing)) continue;
         int p = 0;
         while (p < f->n_protocols && (strcmp(f->protocols[p].protocol, g->protocol) ||
                                       strcmp(f->protocols[p].timing, g->timing)))
@@ -471,7 +465,9 @@ static int references(work *w, fpt_fit *f, fpt_err *err) {
             int tp_n = tp_counts(q->o, NULL, q->n, geometric ? 0 : (int)q->frequency, f->t_rel,
                                  w->h, d, c);
             if (given > 0) {
-                if (q->frequency == given) best = j;
+                if (fpt_frequency_key(q->timing, q->frequency) ==
+                    fpt_frequency_key(q->timing, given))
+                    best = j;
                 continue;
             }
             // Automatic: periodic, the shortest period >= t_rel with enough
@@ -786,7 +782,7 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
                         runs->unfinished);
     if (make_groups(&w, err)) goto fail;
     if (w.opt.tail_t0 <= 0) w.opt.tail_t0 = w.h / 2;
-    if (w.n_groups == 0 || !is_baseline(w.g[0].protocol)) {
+    if (w.n_groups == 0 || !fpt_condition_is_baseline(w.g[0].protocol, w.g[0].timing)) {
         fpt_fail(err,
                  "%s: no unperturbed runs (protocol none): survival under perturbation can be "
                  "measured, but the response model and the recommendation compare against the "

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analysis/condition.h"
 #include "base/error.h"
 #include "analysis/survival.h"
 
@@ -135,12 +136,8 @@ typedef struct fpt_fit {
 int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *out, fpt_err *err);
 void fpt_fit_free(fpt_fit *f);
 
-// "shrink_perturb tau=20", "reset p=0.05", "none (unperturbed)": how the
-// report and the figures name a condition.  Returns buf.
-const char *fpt_fit_condition_label(const char *protocol, const char *timing, double frequency,
-                                    char *buf, size_t cap);
-
-// Lookups by condition (NULL when absent).
+// Lookups by condition (NULL when absent; frequencies matched by their key,
+// analysis/condition.h).
 const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,
                                               const char *timing, double frequency);
 const fpt_fit_prediction *fpt_fit_prediction_of(const fpt_fit *f, const char *protocol,

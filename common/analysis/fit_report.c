@@ -25,8 +25,10 @@ static const char *median_text(const fpt_fit_condition *c, char *buf, size_t cap
 }
 
 static const fpt_fit_condition *baseline(const fpt_fit *f) {
-    return f->n_conditions > 0 && !strcmp(f->conditions[0].protocol, "none") ? &f->conditions[0]
-                                                                             : NULL;
+    return f->n_conditions > 0 &&
+                   fpt_condition_is_baseline(f->conditions[0].protocol, f->conditions[0].timing)
+               ? &f->conditions[0]
+               : NULL;
 }
 
 static void report_relaxation(const fpt_fit *f, FILE *out) {
@@ -62,7 +64,7 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
     for (int k = 0; k < f->n_conditions; k++) {
         const fpt_fit_condition *c = &f->conditions[k];
         char name[96], m[64], med[48], acc[16] = "-";
-        fpt_fit_condition_label(c->protocol, c->timing, c->frequency, name, sizeof name);
+        fpt_condition_label(c->protocol, c->timing, c->frequency, name, sizeof name);
         if (isfinite(c->final_acc)) snprintf(acc, sizeof acc, "%.2f%%", c->final_acc);
         if (c->runs == 0) {
             fprintf(out, "  %-34s %5d %7s %8s %8d  (every run diverged before the target)\n",
@@ -134,7 +136,10 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
         fprintf(out, "  %9g  %-24s %-24s %+8.1f%%  %-9s %-9s%s\n", c->frequency,
                 with_ci(c->rm, c->rm_lo, c->rm_hi, a, sizeof a),
                 with_ci(x->predicted, x->lo, x->hi, b, sizeof b), 100 * x->rel_error, rn, rs,
-                x->valid ? (c->frequency == P->reference ? "  (reference)" : "")
+                x->valid ? (fpt_frequency_key(c->timing, c->frequency) ==
+                                    fpt_frequency_key(c->timing, P->reference)
+                                ? "  (reference)"
+                                : "")
                          : (geometric ? "  outside the model: 1/p < t_rel"
                                       : "  outside the model: tau < t_rel"));
         shown++;
@@ -187,11 +192,11 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     char name[96], v[64];
     if (bp)
         fprintf(out, "Best predicted (model valid, tau >= t_rel): %s: mean FPT %s epochs.\n",
-                fpt_fit_condition_label(bp->protocol, bp->timing, bp->frequency, name, sizeof name),
+                fpt_condition_label(bp->protocol, bp->timing, bp->frequency, name, sizeof name),
                 with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v));
     if (bm)
         fprintf(out, "Best measured: %s: mean FPT %s epochs (%d runs).\n",
-                fpt_fit_condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),
+                fpt_condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),
                 with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v), bm->runs);
     if (!b) return;
     double best = INFINITY;
@@ -211,7 +216,7 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     double freq = use_measured ? bm->frequency : bp->frequency;
     fprintf(out, "Recommendation: %s, mean FPT %s epochs (%s) against %.2f unperturbed (%.1fx "
                  "faster).\n",
-            fpt_fit_condition_label(proto, timing, freq, name, sizeof name),
+            fpt_condition_label(proto, timing, freq, name, sizeof name),
             use_measured ? with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v)
                          : with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v),
             bp_name, b->rm, b->rm / best);

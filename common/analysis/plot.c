@@ -32,7 +32,7 @@ static const char *const EXT[2] = {"png", "svg"};
 // ---- small helpers ---------------------------------------------------------
 
 static int is_baseline(const fpt_fit_condition *c) {
-    return strcmp(c->protocol, "none") == 0 || strcmp(c->timing, "none") == 0;
+    return fpt_condition_is_baseline(c->protocol, c->timing);
 }
 
 static const fpt_fit_condition *baseline(const fpt_fit *fit) {
@@ -394,7 +394,7 @@ static int fig_survival(FILE *f, const fpt_fit *fit, series *s, int *next_id, co
             snprintf(style, sizeof style, "using 1:2 with steps lc rgb '#%06x' lw 1.5%s",
                      ramp(fam, 0.15 + 0.85 * u), dashed ? " dt 2" : "");
             step_series(s, d);
-            fpt_fit_condition_label(d->protocol, d->timing, d->frequency, label, sizeof label);
+            fpt_condition_label(d->protocol, d->timing, d->frequency, label, sizeof label);
             plot_block(&g, s, 2, style, label);
             bound = rate(d), bound_idx = best, rank++;
         }

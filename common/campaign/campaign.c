@@ -88,7 +88,7 @@ typedef struct planner {
 } planner;
 
 static const char *timing_of(const fpt_job_protocol *p) {
-    return p->protocol.kind == FPT_PROTO_NONE ? "none" : fpt_timing_name(p->protocol.timing);
+    return fpt_condition_timing(p->protocol.kind, p->protocol.timing);
 }
 
 // Decisions of one step: at most one run per condition and phase, one
@@ -308,7 +308,7 @@ static cand *promote(planner *P, double below, const char *why) {
     if (!n) return NULL;
     n->live = n->chosen = 1;
     char lbl[96];
-    fpt_fit_condition_label(n->protocol, n->timing, n->freq, lbl, sizeof lbl);
+    fpt_condition_label(n->protocol, n->timing, n->freq, lbl, sizeof lbl);
     fpt_decision *d = add(P, FPT_PHASE_CONFIRM, FPT_ACT_CANDIDATE, n, "%s%s", why,
                           n->freq < (P->have_fit ? P->fit.t_rel : 0) &&
                                   strcmp(n->timing, "geometric")
@@ -324,7 +324,7 @@ static int is_rival_settled(const planner *P, const cand *c, const cand *b) {
 
 static void stop(planner *P, cand *b, const char *why) {
     char lbl[96];
-    fpt_fit_condition_label(b->protocol, b->timing, b->freq, lbl, sizeof lbl);
+    fpt_condition_label(b->protocol, b->timing, b->freq, lbl, sizeof lbl);
     fpt_decision *d = add(P, FPT_PHASE_DONE, FPT_ACT_STOP, b, "%s; recommendation: %s", why,
                           b->kind == FPT_PROTO_NONE ? "no perturbation" : lbl);
     set_estimate(d, b->measured ? FPT_BASIS_MEASURED : FPT_BASIS_PREDICTED, score(b),
@@ -408,7 +408,7 @@ static void plan_confirm(planner *P, int entering) {
     for (size_t i = 0; i < P->n_cand && len < sizeof why - 100; i++) {
         cand *c = &P->c[i];
         if (c == b || !(c->live || (int)i == P->base) || is_rival_settled(P, c, b)) continue;
-        fpt_fit_condition_label(c->protocol, c->timing, c->freq, lbl, sizeof lbl);
+        fpt_condition_label(c->protocol, c->timing, c->freq, lbl, sizeof lbl);
         len += (size_t)snprintf(why + len, sizeof why - len, " %s (%.2f),", lbl, score(c));
     }
     why[len - 1] = 0;   // the last comma
@@ -423,8 +423,8 @@ static fpt_campaign_phase replay_history(planner *P) {
         ph = d->phase;
         for (size_t j = 0; j < P->n_cand; j++) {
             cand *c = &P->c[j];
-            if (strcmp(c->protocol, d->protocol) || strcmp(c->timing, d->timing) ||
-                c->freq != d->frequency)
+            if (!fpt_condition_same(c->protocol, c->timing, c->freq, d->protocol, d->timing,
+                                    d->frequency))
                 continue;
             if (d->action == FPT_ACT_CANDIDATE) c->live = c->chosen = 1;
             if (d->action == FPT_ACT_DROP) c->live = 0, c->dropped = 1;
@@ -525,7 +525,7 @@ void fpt_campaign_report(const fpt_job_spec *spec, const fpt_campaign_state *st,
         const fpt_decision *d = &st->d[i];
         if (d->action == FPT_ACT_RUN) continue;
         char lbl[96] = "";
-        if (d->protocol[0]) fpt_fit_condition_label(d->protocol, d->timing, d->frequency, lbl,
+        if (d->protocol[0]) fpt_condition_label(d->protocol, d->timing, d->frequency, lbl,
                                                     sizeof lbl);
         fprintf(out, "  %3d %-9s %-9s %-28s", d->seq, fpt_campaign_phase_name(d->phase),
                 fpt_campaign_action_name(d->action), lbl);

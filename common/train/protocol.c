@@ -64,6 +64,10 @@ const char *fpt_timing_name(fpt_timing t) {
     return (unsigned)t < FPT_TIMING_COUNT ? timing_names[t] : "?";
 }
 
+const char *fpt_condition_timing(fpt_protocol_kind k, fpt_timing t) {
+    return k == FPT_PROTO_NONE ? "none" : fpt_timing_name(t);
+}
+
 const char *fpt_variant_name(fpt_variant v) {
     return (unsigned)v < FPT_VARIANT_COUNT ? fpt_variant_names[v] : "?";
 }

@@ -198,6 +198,9 @@ const char *fpt_timing_name(fpt_timing t);
 int fpt_protocol_parse(const char *s, fpt_protocol_kind *out, fpt_err *err);
 int fpt_timing_parse(const char *s, fpt_timing *out, fpt_err *err);
 const char *fpt_variant_name(fpt_variant v);   // "clean", "study"
+// The timing of a condition as the store, the fit and the plots name it
+// (analysis/condition.h): "none" for the baseline, else the timing's name.
+const char *fpt_condition_timing(fpt_protocol_kind k, fpt_timing t);
 // The protocol names, comma-separated ("none, reset, ..."), for messages.
 const char *fpt_protocol_names(void);
 // Every key's range and the protocol's own check (`lr_base`: the run's base
