@@ -169,7 +169,9 @@ static double true_mean(const fpt_job_spec *s, const char *protocol, double freq
     cr_assert_eq(fpt_protocol_parse(protocol, &kind, &err), 0, "%s", err.msg);
     int H = s->base.run.epochs;
     double *S = malloc(((size_t)H + 1) * sizeof *S);
-    double m = fpt_synth_survival(&s->law, kind, FPT_TIMING_PERIODIC, freq, H, S);
+    double m = NAN;
+    cr_assert_eq(fpt_synth_survival(&s->law, kind, FPT_TIMING_PERIODIC, freq, H, S, &m, &err), 0,
+                 "%s", err.msg);
     free(S);
     return m;
 }
