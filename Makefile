@@ -195,6 +195,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NN_LIB)
 # Passive OpenMP waiting: the tests train many tiny models, whose parallel
 # regions are short; on a busy machine spinning threads made them 20x slower.
 test: $(BUILD)/test_fptfarm $(BUILD)/fptfarm
+	bash tests/check_layers.sh
 	FPTFARM=$(BUILD)/fptfarm OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
 	  $(BUILD)/test_fptfarm --jobs 1
 
@@ -207,6 +208,7 @@ test-asan:
 # the run loop and the command line (which must refuse --backend onednn in
 # one line).  CI runs it after `make test`.
 test-portable:
+	bash tests/check_layers.sh
 	$(MAKE) BUILD=build-portable DNN=none build-portable/test_fptfarm build-portable/fptfarm
 	FPTFARM=build-portable/fptfarm OMP_WAIT_POLICY=passive OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 \
 	  build-portable/test_fptfarm --jobs 1 --filter '@(resnet_ref|determinism|batch|run|cli)/*'

@@ -43,7 +43,7 @@
 #include "base/prof.h"
 #include "train/replay.h"
 #include "store/store.h"
-#include "store/store_campaign.h"
+#include "campaign/step.h"
 #include "farm/worker.h"
 
 #define EXIT_STOPPED 3
@@ -276,7 +276,7 @@ static int prepare(coord *c, int max_crashes, int retry_failed, fpt_err *err) {
         fpt_job_state st;
         if ((long)(i % (size_t)c->shards) != c->shard) continue;
         // A sweep records every job; an adaptive campaign only those its
-        // planning steps created (store_campaign.c).
+        // planning steps created (campaign/step.c).
         if (c->adaptive) {
             if (fpt_store_job_find(c->db, exp_id, fpt_protocol_name(j->protocol), timing_text(j),
                                    j->frequency, (int64_t)j->seed, &c->job_ids[i], err))
@@ -315,7 +315,7 @@ static int campaign_step(coord *c, fpt_err *err) {
     if (flush(c, err)) return -1;
     fpt_campaign_plan plan;
     int64_t *ids;
-    if (fpt_store_campaign_step(c->db, c->spec, c->exp_id, &plan, &ids, err))
+    if (fpt_campaign_step(c->db, c->spec, c->exp_id, &plan, &ids, err))
         return fpt_err_prefix(err, "adaptive campaign: ");
     for (size_t i = 0; i < plan.n_jobs; i++) {
         size_t idx = plan.jobs[i];
@@ -846,7 +846,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         printf("\n");
         if (c.adaptive) {
             fpt_campaign_state cs;
-            if (fpt_store_campaign_load(c.db, &spec, c.exp_id, &cs, &ferr) == 0) {
+            if (fpt_campaign_load(c.db, &spec, c.exp_id, &cs, &ferr) == 0) {
                 fpt_campaign_report(&spec, &cs, stdout);
                 fpt_campaign_state_free(&cs);
             } else {

@@ -25,7 +25,7 @@
 #include "campaign/job_spec.h"
 #include "train/replay.h"
 #include "store/store.h"
-#include "store/store_campaign.h"
+#include "campaign/step.h"
 #include "study_data.h"
 #include "train/synth_law.h"
 #include "tmpdir.h"
@@ -96,8 +96,7 @@ static outcome drive(const fpt_job_spec *spec, const char *path, const fpt_repla
     for (;;) {
         fpt_campaign_plan plan;
         int64_t *ids;
-        cr_assert_eq(fpt_store_campaign_step(db, spec, exp_id, &plan, &ids, &err), 0, "%s",
-                     err.msg);
+        cr_assert_eq(fpt_campaign_step(db, spec, exp_id, &plan, &ids, &err), 0, "%s", err.msg);
         cr_assert_lt(o.steps, 500, "the campaign does not stop");
         if (plan.done && plan.n_jobs == 0) {
             fpt_campaign_plan_free(&plan);
@@ -120,7 +119,7 @@ static outcome drive(const fpt_job_spec *spec, const char *path, const fpt_repla
         fpt_campaign_plan_free(&plan);
         free(ids);
     }
-    cr_assert_eq(fpt_store_campaign_load(db, spec, exp_id, &o.st, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_campaign_load(db, spec, exp_id, &o.st, &err), 0, "%s", err.msg);
     fpt_store_close(db);
     cr_assert_gt(o.st.n, 0);
     cr_assert_eq(o.st.d[o.st.n - 1].action, FPT_ACT_STOP, "the campaign did not stop");
@@ -170,7 +169,9 @@ static double true_mean(const fpt_job_spec *s, const char *protocol, double freq
     cr_assert_eq(fpt_protocol_parse(protocol, &kind, &err), 0, "%s", err.msg);
     int H = s->base.run.epochs;
     double *S = malloc(((size_t)H + 1) * sizeof *S);
-    double m = fpt_synth_survival(&s->law, kind, FPT_TIMING_PERIODIC, freq, H, S);
+    double m = NAN;
+    cr_assert_eq(fpt_synth_survival(&s->law, kind, FPT_TIMING_PERIODIC, freq, H, S, &m, &err), 0,
+                 "%s", err.msg);
     free(S);
     return m;
 }

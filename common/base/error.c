@@ -1,13 +1,9 @@
-// error.c — error messages and checked allocation (see error.h).
+// error.c — error messages (see error.h): made, escaped, prefixed, printed.
 #include "base/error.h"
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "base/memory.h"
 
 // The length of the valid UTF-8 character at p (1-4), or 0 when p starts no
 // valid one: a stray continuation byte, an overlong form (C0, C1, E0 80-9F,
@@ -113,26 +109,3 @@ int fpt_err_prefix(fpt_err *err, const char *fmt, ...) {
     one_line(err);
     return -1;
 }
-
-void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err) {
-    if (count == 0 || size == 0) count = size = 1;
-    if (count > SIZE_MAX / size) {
-        fpt_fail(err, "cannot allocate %s: size overflows", what);
-        return NULL;
-    }
-    size_t bytes = count * size;
-    // Refuse what cannot fit before touching it (the memset below would
-    // otherwise commit it page by page until the OOM killer steps in).
-    if (fpt_mem_check(bytes, what, err)) return NULL;
-    size_t rounded = (bytes + 63) & ~(size_t)63;  // aligned_alloc wants a multiple
-    void *p = aligned_alloc(64, rounded);
-    if (!p) {
-        fpt_fail(err, "out of memory allocating %s (%.1f MiB)", what,
-                 (double)bytes / (1024.0 * 1024.0));
-        return NULL;
-    }
-    memset(p, 0, rounded);
-    return p;
-}
-
-void fpt_free(void *p) { free(p); }

@@ -40,9 +40,4 @@ size_t fpt_text_escape(char *out, size_t cap, const char *in);
 // printed, e.g. fpt_print_error(stderr, "%s", err.msg).
 void fpt_print_error(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// 64-byte aligned, zero-filled allocation; NULL with err set on failure.
-// `what` names the buffer in the error ("activations for batch 128").
-void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err);
-void fpt_free(void *p);
-
 #endif

@@ -1,4 +1,5 @@
-// memory.c — see memory.h.
+// memory.c — checked allocation and memory limits (see memory.h).  An
+// allocation that fails is reported through the error convention (error.h).
 #include "base/memory.h"
 
 #include <ctype.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/blas_setup.h"
+#include "base/error.h"
 
 // "512M" -> bytes: digits with at most one '.', then nothing or one of K,
 // M, G (either case).  0 for anything else (signs, spaces, "inf", hex,
@@ -290,3 +292,26 @@ int fpt_mem_check(size_t bytes, const char *what, fpt_err *err) {
     return fpt_fail(err, "%s needs %.1f MiB, but only %.1f MiB are available (%s)", what,
                     (double)bytes / mib, (double)avail / mib, src);
 }
+
+void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err) {
+    if (count == 0 || size == 0) count = size = 1;
+    if (count > SIZE_MAX / size) {
+        fpt_fail(err, "cannot allocate %s: size overflows", what);
+        return NULL;
+    }
+    size_t bytes = count * size;
+    // Refuse what cannot fit before touching it (the memset below would
+    // otherwise commit it page by page until the OOM killer steps in).
+    if (fpt_mem_check(bytes, what, err)) return NULL;
+    size_t rounded = (bytes + 63) & ~(size_t)63;  // aligned_alloc wants a multiple
+    void *p = aligned_alloc(64, rounded);
+    if (!p) {
+        fpt_fail(err, "out of memory allocating %s (%.1f MiB)", what,
+                 (double)bytes / (1024.0 * 1024.0));
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void fpt_free(void *p) { free(p); }

@@ -1,12 +1,22 @@
-// memory.h — how much memory this process may still use, so that work that
-// cannot fit is refused with numbers before it starts, instead of being
-// killed by the kernel's OOM killer (or a cgroup) half-way through.
+// memory.h — checked allocation, and how much memory this process may still
+// use, so that work that cannot fit is refused with numbers before it
+// starts, instead of being killed by the kernel's OOM killer (or a cgroup)
+// half-way through.
 #ifndef FPT_MEMORY_H
 #define FPT_MEMORY_H
 
 #include <stddef.h>
 
 #include "base/error.h"
+
+// 64-byte aligned, zero-filled allocation of count x size bytes (at least
+// one), checked first against fpt_mem_available() (fpt_mem_check), so that
+// a buffer that cannot fit is refused before it is touched.  NULL with err
+// set on failure (the size overflows, it does not fit, the allocator
+// refuses): `what` names the buffer in the error ("activations for batch
+// 128").  Free with fpt_free.
+void *fpt_calloc(size_t count, size_t size, const char *what, fpt_err *err);
+void fpt_free(void *p);
 
 // Bytes this process can still allocate and touch: the smallest of
 //   MemAvailable from /proc/meminfo;

@@ -1,6 +1,7 @@
 // campaign.c — the adaptive campaign's planner (campaign.h): from the
 // finished runs and the decisions so far, the next decisions and the jobs
-// they create.  No I/O: store_campaign.c reads and writes the state.
+// they create.  No I/O and no SQLite: step.c loads and saves the state
+// through the store.
 #include "campaign/campaign.h"
 
 #include <math.h>

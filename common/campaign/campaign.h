@@ -28,7 +28,7 @@
 // "batch boundaries"), from the finished runs alone.  So a campaign is a
 // pure function of the spec and the runs' results: the same on any number
 // of workers, and, since every decision is stored in the same transaction
-// as the jobs it creates (store_campaign.c), the same after a kill and a
+// as the jobs it creates (step.c), the same after a kill and a
 // resume.  A condition's k-th run uses the k-th seed of the spec's list.
 #ifndef FPT_CAMPAIGN_H
 #define FPT_CAMPAIGN_H

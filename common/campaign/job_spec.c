@@ -10,6 +10,7 @@
 // continuation lines.
 #include "campaign/job_spec.h"
 #include "base/hash.h"
+#include "base/memory.h"
 #include "base/text.h"
 
 #include <errno.h>

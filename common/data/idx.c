@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/memory.h"
+
 #define IDX_HW 28                          // image rows = columns
 #define IDX_PIXELS (IDX_HW * IDX_HW)       // 784 bytes per image
 #define IDX_CLASSES 10

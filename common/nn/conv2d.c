@@ -187,15 +187,21 @@ void fpt_conv2d_forward_ref(const fpt_conv_shape *s, int N, int H, int W,
                 }
 }
 
-void fpt_conv2d_backward_ref(const fpt_conv_shape *s, int N, int H, int W,
-                             const float *x, const float *w, const float *dy,
-                             float *dx, float *dw) {
+int fpt_conv2d_backward_ref(const fpt_conv_shape *s, int N, int H, int W,
+                            const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, fpt_err *err) {
     const int K = s->k;
     const int Ho = fpt_conv_out_size(H, K, s->stride, s->pad);
     const int Wo = fpt_conv_out_size(W, K, s->stride, s->pad);
     const size_t nx = (size_t)s->cin * N * H * W, nw = (size_t)s->cout * s->cin * K * K;
     double *ax = calloc(nx, sizeof(double)), *aw = calloc(nw, sizeof(double));
-    if (!ax || !aw) abort();   // test-only code path
+    if (!ax || !aw) {
+        free(ax);
+        free(aw);
+        return fpt_fail(err, "conv2d reference backward: out of memory allocating its "
+                             "double sums (%zu + %zu doubles, %.1f MiB)",
+                        nx, nw, (double)(nx + nw) * sizeof(double) / (1024.0 * 1024.0));
+    }
     for (int co = 0; co < s->cout; co++)
         for (int n = 0; n < N; n++)
             for (int oh = 0; oh < Ho; oh++)
@@ -218,4 +224,5 @@ void fpt_conv2d_backward_ref(const fpt_conv_shape *s, int N, int H, int W,
         for (size_t i = 0; i < nx; i++) dx[i] = (float)ax[i];
     free(ax);
     free(aw);
+    return 0;
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/error.h"
+
 // ---- layout -------------------------------------------------------------
 // x: (N, C, HW) -> y: (C, N, HW)
 void fpt_nchw_to_cnhw(const float *x, float *y, int N, int C, int HW);
@@ -57,12 +59,14 @@ void fpt_conv2d_backward(const fpt_conv_shape *s, int N, int H, int W,
 void fpt_conv2d_backward_residual(const fpt_conv_shape *s, int N, int H, int W,
                                   const float *x, const float *w, const float *dy,
                                   float *dx, const float *dx_add, float *dw, fpt_conv_ws *ws);
-// Direct-loop references with the same contracts (no workspace).
+// Direct-loop references with the same contracts (no workspace).  The
+// backward one sums in double, in buffers of its own the size of x and w:
+// it fails (dx, dw untouched) only when they cannot be allocated.
 void fpt_conv2d_forward_ref(const fpt_conv_shape *s, int N, int H, int W,
                             const float *x, const float *w, float *y);
-void fpt_conv2d_backward_ref(const fpt_conv_shape *s, int N, int H, int W,
-                             const float *x, const float *w, const float *dy,
-                             float *dx, float *dw);
+int fpt_conv2d_backward_ref(const fpt_conv_shape *s, int N, int H, int W,
+                            const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, fpt_err *err);
 
 // ---- BatchNorm2d -----------------------------------------------------------
 // PyTorch semantics: training normalizes with the batch mean and the biased

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/backend/ops.h"
+#include "base/memory.h"
 #include "base/prof.h"
 #include "base/rng.h"
 

@@ -1,5 +1,6 @@
 // sgd.c — SGD with momentum and weight decay, and learning-rate schedules.
 #include "nn/sgd.h"
+#include "base/memory.h"
 #include "base/simd.h"
 
 #include <math.h>

@@ -9,6 +9,7 @@
 
 #include "analysis/first_passage.h"
 #include "base/hash.h"
+#include "base/memory.h"
 #include "base/prof.h"
 #include "nn/resnet.h"
 #include "base/rng.h"

@@ -196,13 +196,19 @@ static double fire_probability(fpt_protocol_kind kind, fpt_timing timing, double
     return fpt_protocol_fires(&p, 0, t) ? 1.0 : 0.0;
 }
 
-double fpt_synth_survival(const fpt_synth_law *law, fpt_protocol_kind kind, fpt_timing timing,
-                          double freq, int horizon, double *S) {
+int fpt_synth_survival(const fpt_synth_law *law, fpt_protocol_kind kind, fpt_timing timing,
+                       double freq, int horizon, double *S, double *mean_out, fpt_err *err) {
     const int b = law->burn_in;
     // Ages 0..b; with b = 1 the "age b - 1" of dist_epoch is age 0.
     synth_dist d = {.b = b, .fast = calloc((size_t)b + 1, sizeof(double)),
                     .slow = calloc((size_t)b + 1, sizeof(double)), .perturbed = 0.0};
-    if (!d.fast || !d.slow) abort();   // (b + 1) doubles, b <= 100000
+    if (!d.fast || !d.slow) {   // (b + 1) doubles each, b <= 100000: 1.6 MB at most
+        free(d.fast);
+        free(d.slow);
+        return fpt_fail(err, "synthetic law: out of memory allocating its age distribution "
+                             "(burn_in %d: 2 x %d doubles, %.1f KiB)",
+                        b, b + 1, 2.0 * ((double)b + 1.0) * sizeof(double) / 1024.0);
+    }
     d.fast[0] = law->fast_share;
     d.slow[0] = 1.0 - law->fast_share;
     const double h_after =
@@ -218,5 +224,6 @@ double fpt_synth_survival(const fpt_synth_law *law, fpt_protocol_kind kind, fpt_
     }
     free(d.fast);
     free(d.slow);
-    return mean;
+    *mean_out = mean;
+    return 0;
 }

@@ -68,9 +68,11 @@ void fpt_synth_run(const fpt_synth_law *law, const fpt_run_config *c, fpt_epoch_
 // probability in (0, 1]; any value for FPT_PROTO_NONE; an invalid one means
 // no perturbation).  Geometric timing uses the probability with which
 // fpt_protocol_fires actually fires, ceil(p 2^32) / 2^32, so S is the exact
-// law of fpt_synth_run's runs.  horizon >= 0.  Returns E[min(T, horizon)] =
-// sum_{t<horizon} S(t), the restricted mean the analysis measures (epochs).
-double fpt_synth_survival(const fpt_synth_law *law, fpt_protocol_kind kind, fpt_timing timing,
-                          double freq, int horizon, double *S);
+// law of fpt_synth_run's runs.  horizon >= 0.  *mean gets E[min(T, horizon)]
+// = sum_{t<horizon} S(t), the restricted mean the analysis measures (epochs).
+// Fails only when its working memory (2 (burn_in + 1) doubles) cannot be
+// allocated; then S and *mean are untouched.
+int fpt_synth_survival(const fpt_synth_law *law, fpt_protocol_kind kind, fpt_timing timing,
+                       double freq, int horizon, double *S, double *mean, fpt_err *err);
 
 #endif

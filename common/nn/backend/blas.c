@@ -11,6 +11,7 @@
 
 #include "nn/backend/ops.h"
 #include "nn/layers.h"
+#include "base/memory.h"
 #include "base/prof.h"
 
 typedef struct blas_state {

@@ -46,6 +46,7 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "nn/backend/ops.h"
+#include "base/memory.h"
 #include "base/prof.h"
 
 #if DNNL_VERSION_MAJOR >= 3
