@@ -834,7 +834,7 @@ int fpt_cmd_run(int argc, char **argv, fpt_err *err) {
         fprintf(stderr, "fptfarm: coordinator busy %.3f s in all, %.3f ms per epoch record "
                         "(receive, commit, acknowledge)\n",
                 c.busy, 1e3 * c.busy / c.epochs_done);
-    // The campaign is complete: fit it (SCIENCE.md), report on stdout, store
+    // The campaign is complete: fit it (docs/SCIENCE.md), report on stdout, store
     // the fit tables.  A fit that cannot be made (too few runs, no baseline)
     // says why; the campaign itself still succeeded.
     if (!stop_requested && c.shards > 1) {

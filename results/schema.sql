@@ -233,7 +233,7 @@ CREATE TABLE fit_references (
 );
 
 -- Predicted mean FPT per protocol, frequency and model (qss, renewal,
--- restart, linear: SCIENCE.md s4), beside the measured restricted mean where
+-- restart, linear: docs/SCIENCE.md s4), beside the measured restricted mean where
 -- runs exist.  valid = 0: the period is below t_rel, outside the model.
 CREATE TABLE fit_predictions (
     fit_id      INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,

@@ -2,7 +2,7 @@
 // references.
 //
 // Synthetic law (synth_law.h): its exact survival against the closed form of
-// the unperturbed law, against the QSS and restart formulas of SCIENCE.md s4
+// the unperturbed law, against the QSS and restart formulas of docs/SCIENCE.md s4
 // where they are exact, and against renewal sums for geometric timing; its
 // generated runs against the exact law by Monte Carlo; determinism and the
 // common random numbers of perturbed and unperturbed runs.
@@ -108,7 +108,7 @@ Test(engines, synth_unperturbed_closed_form) {
     cr_expect_eq(S[0], 1.0, "horizon 0: S(0) only");
 }
 
-// For tau >= b every perturbation hits a relaxed run, so (SCIENCE.md s4) the
+// For tau >= b every perturbation hits a relaxed run, so (docs/SCIENCE.md s4) the
 // QSS response model is exact: <T> = E[min(T0, tau)] + S0(tau) / after, and
 // restart is the classic E[min(T0, tau)] / (1 - S0(tau)).  Horizon 5000 with
 // these hazards leaves S(5000) < 1e-20: the restricted mean is the mean.

@@ -487,7 +487,7 @@ Test(fit, study_traces_reproduce_the_published_facts, .timeout = 120) {
             cr_expect(!x->valid, "tau %d < 10 must be flagged outside the model", periods[i]);
     }
     near(prediction(&f, "shrink_perturb", "periodic", 1, FPT_MODEL_QSS)->rel_error, -0.333, 0.005,
-         "error at tau 1 (SCIENCE.md: -33%)");
+         "error at tau 1 (docs/SCIENCE.md: -33%)");
 
     // The database holds the same numbers.
     near(real_in("SELECT restricted_mean FROM fit_conditions WHERE protocol = 'none'"), b->rm,

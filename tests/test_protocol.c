@@ -1,5 +1,5 @@
 // test_protocol.c — perturbation protocols against their definitions
-// (SCIENCE.md s3), timing, and first passage on hand-made traces.
+// (docs/SCIENCE.md s3), timing, and first passage on hand-made traces.
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// first_passage.h — the first-passage time of a training run (SCIENCE.md s1).
+// first_passage.h — the first-passage time of a training run (docs/SCIENCE.md s1).
 //
 // T = min{ e : acc(e) >= target }, epochs counted from 1.  A run that never
 // reaches the target within its n recorded epochs is right-censored at n:

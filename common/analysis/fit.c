@@ -1,6 +1,6 @@
 // fit.c — the analysis of an experiment at one target (see fit.h).
 //
-// Steps, in the order of SCIENCE.md:
+// Steps, in the order of docs/SCIENCE.md:
 //   1. first passages recomputed from the traces at the target: an event at
 //      the first epoch with acc >= target, else censored at the run's last
 //      epoch, or "diverged" (kept apart) if the run diverged before reaching;

@@ -1,4 +1,4 @@
-// fit.h — the analysis of an experiment at one target accuracy (SCIENCE.md
+// fit.h — the analysis of an experiment at one target accuracy (docs/SCIENCE.md
 // s1, s2, s4): survival per condition, the relaxation time, the
 // quasi-stationary response model with bootstrap intervals, and the
 // recommendation.  Built by fpt_fit_run() from the runs of an experiment,
@@ -21,7 +21,7 @@
 
 #define FPT_FIT_NAME 32
 
-// The models that predict the mean FPT at a frequency (SCIENCE.md s4).
+// The models that predict the mean FPT at a frequency (docs/SCIENCE.md s4).
 typedef enum fpt_model {
     FPT_MODEL_QSS,       // E[min(T,tau)] + S(tau) <T_p>             (periodic)
     FPT_MODEL_RENEWAL,   // E[min(T,tau)] + S(tau) E[min(T_p,tau)] / P(T_p <= tau)
@@ -108,7 +108,7 @@ typedef struct fpt_fit {
     fpt_fit_options opt;            // as used (target, reference resolved)
     int horizon;                    // epochs: the longest run
     int excluded_unfinished;        // runs not done (pending, running, failed)
-    // Relaxation (SCIENCE.md s2), on the baseline runs.
+    // Relaxation (docs/SCIENCE.md s2), on the baseline runs.
     int ks_reference;               // epoch
     int t_rel;                      // epochs; 0 if the test never stops rejecting
     int n_ks;                       // epochs 1..n_ks

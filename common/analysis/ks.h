@@ -1,5 +1,5 @@
 // ks.h — two-sample Kolmogorov-Smirnov test, and the relaxation time of
-// training it measures (SCIENCE.md s2).
+// training it measures (docs/SCIENCE.md s2).
 //
 // The test compares two samples' empirical CDFs F_x, F_y by
 //     D = sup_v |F_x(v) - F_y(v)|,
@@ -32,7 +32,7 @@ int fpt_ks_2samp(const double *x, size_t n, const double *y, size_t m, fpt_ks *o
 // NaN.
 double fpt_kolmogorov_q(double lambda);
 
-// Relaxation time (SCIENCE.md s2): the across-run distribution of test
+// Relaxation time (docs/SCIENCE.md s2): the across-run distribution of test
 // accuracy at epoch t is compared with that at a late reference epoch, for
 // t = 1 .. ref_epoch - 1.
 typedef struct fpt_relax {

@@ -1,4 +1,4 @@
-// survival.h — Kaplan-Meier estimation for first-passage times (SCIENCE.md
+// survival.h — Kaplan-Meier estimation for first-passage times (docs/SCIENCE.md
 // s1), with Greenwood variance and pointwise confidence intervals.
 //
 // Times are integer epochs >= 1.  Each observation is (time, event): event 1
@@ -57,7 +57,7 @@ int fpt_km_median(const fpt_km *km);
 // R, that step is skipped.
 void fpt_km_median_ci(const fpt_km *km, double level, fpt_ci_kind kind, int *lo, int *hi);
 
-// Exponential tail past epoch t0 (SCIENCE.md s1), fitted by maximum
+// Exponential tail past epoch t0 (docs/SCIENCE.md s1), fitted by maximum
 // likelihood with right-censoring.  T is a whole number of epochs, so the tail
 // is geometric: P(T = t0 + j | T > t0) = h (1-h)^(j-1).  Each run with
 // time > t0 has (time - t0) epochs at risk; events d = first passages after

@@ -1,5 +1,5 @@
 // campaign.h — adaptive campaigns: the response model chooses which runs to
-// make ([campaign] mode = adaptive in a job spec; SCIENCE.md s4).
+// make ([campaign] mode = adaptive in a job spec; docs/SCIENCE.md s4).
 //
 // A sweep runs every (protocol, frequency, seed) of the spec's grid.  An
 // adaptive campaign treats the grid as the candidates and spends a budget
@@ -21,7 +21,7 @@
 //                 be more than `tolerance` faster: every rival's interval
 //                 starts above (1 - tolerance) x the best's upper end), or
 //                 when the budget or the candidates' seed lists run out.
-// Predictions below t_rel are outside the model (SCIENCE.md s4): they only
+// Predictions below t_rel are outside the model (docs/SCIENCE.md s4): they only
 // rank where to look; what is recommended is always measured.
 //
 // Decisions are made only when every run issued so far has finished (at

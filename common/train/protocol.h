@@ -1,4 +1,4 @@
-// protocol.h — perturbation protocols applied between epochs (SCIENCE.md s3).
+// protocol.h — perturbation protocols applied between epochs (docs/SCIENCE.md s3).
 //
 // ONE TABLE.  Every protocol is one entry of type fpt_protocol_def, in its
 // own file under protocols/ (its name, its keys with type, range and
@@ -36,7 +36,7 @@
 //                   = shape[1] for 2+ dimensions (a conv's input channels,
 //                   not Cin*K*K; the linear layer's input features) and
 //                   shape[0] for a BatchNorm weight; and the optimizer is
-//                   rebuilt afterwards (momentum zeroed; SCIENCE.md s3 says
+//                   rebuilt afterwards (momentum zeroed; docs/SCIENCE.md s3 says
 //                   "optimizer state kept", but the code's reset_small_weights
 //                   builds a new torch.optim.SGD after every event).
 //   shrink_perturb  the formula is applied to the whole state_dict, which in

@@ -1,6 +1,6 @@
 // run.h — one training run: a (protocol, frequency, seed) trained for up to
 // `epochs` epochs, evaluated after every epoch, perturbed on schedule, with
-// its first-passage times recorded (SCIENCE.md s1 and s3).
+// its first-passage times recorded (docs/SCIENCE.md s1 and s3).
 //
 // Each epoch, in this order:
 //   1. train one epoch (minibatches shuffled without replacement by default,

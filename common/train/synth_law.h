@@ -22,7 +22,7 @@
 //       any other protocol: if the run has relaxed (age >= b), its hazard
 //       becomes after[kind] (memoryless, so later perturbations change
 //       nothing); before that it has no effect.
-//     So for tau >= b the quasi-stationary response model (SCIENCE.md s4) is
+//     So for tau >= b the quasi-stationary response model (docs/SCIENCE.md s4) is
 //     exact, with <T_p> = 1 / after[kind]; below b it is not.
 //   - Every draw comes from the run's seed (rng.h), so a run is a pure
 //     function of (law, protocol, timing, frequency, seed, epochs, target).
