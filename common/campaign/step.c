@@ -10,6 +10,8 @@
 // campaign plans the same step again.
 #include "campaign/step.h"
 
+#include "analysis/condition.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +32,6 @@ _Static_assert(sizeof ((fpt_decision *)0)->reason ==
                    sizeof ((fpt_store_campaign_summary *)0)->reason,
                "summary reason size differs");
 
-// The timing column of a job at protocol `kind`: "none" when it perturbs
-// nothing, as the jobs table stores it (cmd_run.c's timing_text).
-static const char *timing_of(fpt_protocol_kind kind, fpt_timing timing) {
-    return kind == FPT_PROTO_NONE ? "none" : fpt_timing_name(timing);
-}
-
 // issued[k]: the jobs at condition k of the grid (spec order), from the
 // store's counts.  Fails on a condition the spec does not list: the database
 // belongs to another spec.
@@ -48,10 +44,10 @@ static int map_issued(fpt_store *s, const fpt_job_spec *spec,
         int found = 0;
         for (int p = 0; p < spec->n_protocols && !found; p++) {
             const fpt_job_protocol *jp = &spec->protocols[p];
-            const char *t = timing_of(jp->protocol.kind, jp->protocol.timing);
+            const char *t = fpt_condition_timing(jp->protocol.kind, jp->protocol.timing);
             for (int i = 0; i < jp->n_freqs; i++, k++)
-                if (!strcmp(row->protocol, fpt_protocol_name(jp->protocol.kind)) &&
-                    !strcmp(row->timing, t) && jp->freqs[i] == row->frequency) {
+                if (fpt_condition_same(row->protocol, row->timing, row->frequency,
+                                       fpt_protocol_name(jp->protocol.kind), t, jp->freqs[i])) {
                     issued[k] = (int)row->jobs;
                     found = 1;
                     break;
@@ -204,7 +200,7 @@ int fpt_campaign_step(fpt_store *s, const fpt_job_spec *spec, int64_t exp_id,
     for (size_t i = 0; i < plan->n_jobs; i++) {
         const fpt_job *j = &spec->jobs[plan->jobs[i]];
         if (fpt_store_job(s, exp_id, fpt_protocol_name(j->protocol),
-                          timing_of(j->protocol, j->timing), j->frequency, (int64_t)j->seed,
+                          fpt_condition_timing(j->protocol, j->timing), j->frequency, (int64_t)j->seed,
                           &(*job_ids)[i], NULL, err))
             goto rollback;
     }

@@ -73,8 +73,9 @@ static void add_convbn(layout *L, fpt_convbn *cb, const char *conv_name, const c
 int fpt_resnet_create(fpt_resnet **out, const fpt_resnet_arch *arch, fpt_err *err) {
     *out = NULL;
     const int width = arch->width, num_classes = arch->num_classes, image_hw = arch->image_hw;
-    if (width < 1 || width > 1024)
-        return fpt_fail(err, "model width %d out of range (expected 1..1024)", width);
+    if (width < 1 || width > FPT_RESNET_MAX_WIDTH)
+        return fpt_fail(err, "model width %d out of range (expected 1..%d)", width,
+                        FPT_RESNET_MAX_WIDTH);
     if (num_classes < 2 || num_classes > 100000)
         return fpt_fail(err, "num_classes %d out of range (expected 2..100000)", num_classes);
     if (arch->in_channels < 1 || arch->in_channels > 4)

@@ -81,6 +81,10 @@ typedef struct fpt_block {
 } fpt_block;
 
 // What fpt_resnet_create builds.
+// The widest model (base width w; 64 is the standard ResNet-18): the one
+// limit the network, the run configuration and `--width` all check.
+#define FPT_RESNET_MAX_WIDTH 256
+
 typedef struct fpt_resnet_arch {
     int width;          // base width w, 1..1024 (64: the standard ResNet-18)
     int num_classes;    // outputs, 2..100000

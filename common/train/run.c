@@ -37,8 +37,9 @@ void fpt_run_config_defaults(fpt_run_config *c) {
 }
 
 int fpt_run_config_check(const fpt_run_config *c, const fpt_dataset *d, fpt_err *err) {
-    if (c->width < 1 || c->width > 256)
-        return fpt_fail(err, "width %d out of range (expected 1..256)", c->width);
+    if (c->width < 1 || c->width > FPT_RESNET_MAX_WIDTH)
+        return fpt_fail(err, "width %d out of range (expected 1..%d)", c->width,
+                        FPT_RESNET_MAX_WIDTH);
     if (c->num_classes < d->num_classes || c->num_classes > 100000)
         return fpt_fail(err, "classes %d out of range (expected %d..100000: at least the "
                              "dataset's %d classes)", c->num_classes, d->num_classes,

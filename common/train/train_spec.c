@@ -55,7 +55,7 @@ static const opt options[] = {
     {"synth_noise", T_DOUBLE, OFF(data.synth_label_noise), 0, 0.9, NULL, "0.1",
      "synthetic label noise: fraction of labels replaced at random (caps accuracy)"},
     {"data_seed", T_U64, OFF(data.seed), 0, 0, NULL, "1", "seed of the synthetic dataset"},
-    {"width", T_INT, OFF(run.width), 1, 256, NULL, "16",
+    {"width", T_INT, OFF(run.width), 1, FPT_RESNET_MAX_WIDTH, NULL, "16",
      "ResNet-18 base width w (64 = the standard ResNet-18)"},
     {"classes", T_INT, OFF(run.num_classes), 0, 100000, NULL, "0",
      "network outputs (0: the dataset's classes; the study used 1000)"},
