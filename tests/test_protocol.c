@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/first_passage.h"
+#include "analysis/fit.h"
 #include "train/protocol.h"
 #include "train/run.h"
 #include "train/train_spec.h"
@@ -549,6 +550,16 @@ Test(protocol_table, entries_are_consistent) {
         cr_expect_eq(fpt_train_spec_format(&s, k->name, back, sizeof back, &err), 0);
         cr_expect_str_eq(back, text, "--%s", k->name);
     }
+}
+
+// The analysis knows no protocols: it makes its restart predictions under
+// the name its options give, whose default must be the table's restart
+// entry (the campaign layer passes the table's own).
+Test(protocol_table, the_fit_predicts_restarts_under_the_tables_name) {
+    cr_assert(fpt_protocol_restart_name());
+    cr_expect_str_eq(fpt_fit_options_default.restart_protocol, fpt_protocol_restart_name());
+    const fpt_protocol_def *d = fpt_protocol_def_named(fpt_protocol_restart_name());
+    cr_expect_eq(d->model, FPT_PREDICT_RESTART);
 }
 
 // A value outside a key's range is refused with the key's name and range,

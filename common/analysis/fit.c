@@ -36,6 +36,7 @@ const fpt_fit_options fpt_fit_options_default = {
     .level = 0.95,
     .ci = FPT_CI_LOGLOG,
     .min_runs = 10,
+    .restart_protocol = "reset",
 };
 
 static const char *const model_names[FPT_MODEL_COUNT] = {"qss", "renewal", "restart", "linear"};
@@ -562,10 +563,10 @@ static int make_predictions(work *w, fpt_fit *f, fpt_err *err) {
             }
         }
     }
-    // Restart from the baseline alone, under the protocol name "reset".
-    for (int tau = 1; tau <= w->h; tau++) {
+    // Restart from the baseline alone, under the restart protocol's name.
+    for (int tau = 1; w->opt.restart_protocol && tau <= w->h; tau++) {
         fpt_fit_prediction *x = &f->predictions[f->n_predictions++];
-        snprintf(x->protocol, sizeof x->protocol, "reset");
+        snprintf(x->protocol, sizeof x->protocol, "%s", w->opt.restart_protocol);
         snprintf(x->timing, sizeof x->timing, "periodic");
         x->frequency = tau;
         x->model = FPT_MODEL_RESTART;
@@ -586,7 +587,9 @@ static int resolve_protocols(work *w, const fpt_fit *f, fpt_err *err) {
             if (!strcmp(f->protocols[p].protocol, x->protocol) &&
                 !strcmp(f->protocols[p].timing, x->timing))
                 code = p;
-        if (x->model == FPT_MODEL_LINEAR && !strcmp(x->protocol, "reset")) code = TP_IS_T;
+        if (x->model == FPT_MODEL_LINEAR && w->opt.restart_protocol &&
+            !strcmp(x->protocol, w->opt.restart_protocol))
+            code = TP_IS_T;   // a restart's post-perturbation law is the baseline's
         w->pred_proto[i] = code;
     }
     return 0;

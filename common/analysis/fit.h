@@ -98,6 +98,12 @@ typedef struct fpt_fit_options {
     double level;                   // interval level (0.95)
     fpt_ci_kind ci;                 // survival interval transform (log-log)
     int min_runs;                   // fewest runs for a condition to be used (10)
+    // The protocol whose mean FPT is predicted from the baseline alone, as
+    // a full restart at every period: its predictions carry its name.  The
+    // analysis knows no protocols; the default is the protocol table's
+    // restart entry ("reset", fpt_protocol_restart_name: a test checks the
+    // two agree) and the campaign layer passes the table's.  NULL: none.
+    const char *restart_protocol;
 } fpt_fit_options;
 
 extern const fpt_fit_options fpt_fit_options_default;

@@ -128,8 +128,10 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
                 fpt_fit_prediction_of(f, P->protocol, P->timing, c->frequency,
                                       FPT_MODEL_RENEWAL);
             const fpt_fit_prediction *z =
-                fpt_fit_prediction_of(f, "reset", "periodic", c->frequency,
-                                      FPT_MODEL_RESTART);
+                f->opt.restart_protocol
+                    ? fpt_fit_prediction_of(f, f->opt.restart_protocol, "periodic", c->frequency,
+                                            FPT_MODEL_RESTART)
+                    : NULL;
             if (r) with_ci(r->predicted, NAN, NAN, rn, sizeof rn);
             if (z) with_ci(z->predicted, NAN, NAN, rs, sizeof rs);
         }

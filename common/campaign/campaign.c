@@ -148,6 +148,7 @@ static double rel_half_width(double m, double lo, double hi) {
 // The planning fit of the finished runs, at the spec's first target.
 static void refit(planner *P, const fpt_runs *runs) {
     fpt_fit_options o = fpt_fit_options_default;
+    o.restart_protocol = fpt_protocol_restart_name();   // the protocol table's
     o.target = P->spec->base.run.targets[0];
     o.min_runs = P->K->min_runs;
     o.bootstrap = PLAN_BOOTSTRAP;

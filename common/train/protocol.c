@@ -72,6 +72,12 @@ const char *fpt_variant_name(fpt_variant v) {
     return (unsigned)v < FPT_VARIANT_COUNT ? fpt_variant_names[v] : "?";
 }
 
+const char *fpt_protocol_restart_name(void) {
+    for (int k = 0; k < FPT_PROTO_COUNT; k++)
+        if (table[k]->model == FPT_PREDICT_RESTART) return table[k]->name;
+    return NULL;
+}
+
 const char *fpt_protocol_names(void) {
     // "none, reset, ...": at most FPT_PROTO_COUNT names of < 32 characters.
     static char list[FPT_PROTO_COUNT * 34];

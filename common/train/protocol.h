@@ -201,6 +201,10 @@ const char *fpt_variant_name(fpt_variant v);   // "clean", "study"
 // The timing of a condition as the store, the fit and the plots name it
 // (analysis/condition.h): "none" for the baseline, else the timing's name.
 const char *fpt_condition_timing(fpt_protocol_kind k, fpt_timing t);
+// The name of the protocol the analysis predicts as a full restart from the
+// baseline alone (the entry with FPT_PREDICT_RESTART), for the fit's
+// restart_protocol; NULL if the table has none.
+const char *fpt_protocol_restart_name(void);
 // The protocol names, comma-separated ("none, reset, ..."), for messages.
 const char *fpt_protocol_names(void);
 // Every key's range and the protocol's own check (`lr_base`: the run's base
