@@ -38,6 +38,7 @@
 #include "data/dataset.h"
 #include "farm/proto.h"
 #include "base/hash.h"
+#include "campaign/fit_db.h"
 #include "campaign/job_spec.h"
 #include "base/memory.h"
 #include "base/prof.h"
