@@ -1,7 +1,8 @@
 // cmd_fit.c — the analysis commands on a results database:
 //   fptfarm fit DB [--experiment NAME] [--target LIST] [--reference TAU] ...
 //   fptfarm plot DB [--experiment NAME] [--out DIR]
-// and fpt_fit_database(), which `fptfarm run` calls when a campaign ends.
+// The fit itself is the library's (campaign/fit_db.h), which the farm also
+// calls when a campaign ends.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "analysis/fit.h"
 #include "analysis/plot.h"
 #include "analysis/runs.h"
+#include "campaign/fit_db.h"
 #include "store/store.h"
 
 static const char fit_usage[] =
@@ -55,43 +57,6 @@ static int target_list(const char *text, double *t, int *n, fpt_err *err) {
     }
     if (*n == 0) return fpt_fail(err, "fit: --target: expected a list of accuracies, e.g. 72,60");
     return 0;
-}
-
-int fpt_fit_database(fpt_store *s, const char *experiment, const double *targets, int n_targets,
-                     const fpt_fit_options *opt, FILE *report, fpt_err *err) {
-    fpt_runs runs;
-    // One snapshot: a live campaign's commits neither tear the read nor fail
-    // it (they wait for it, or go on beside it in WAL mode: store.h).
-    if (fpt_store_snapshot_begin(s, err)) return -1;
-    int loaded = fpt_store_load_runs(s, experiment, &runs, err);
-    fpt_store_snapshot_end(s);
-    if (loaded) return -1;
-    if (n_targets == 0) {   // the experiment's own targets
-        targets = runs.targets;
-        n_targets = runs.n_targets;
-    }
-    if (n_targets == 0) {
-        fpt_fail(err, "%s: experiment '%s' records no target; give one with --target",
-                 fpt_store_path(s), runs.experiment);
-        fpt_runs_free(&runs);
-        return -1;
-    }
-    int rc = 0;
-    for (int i = 0; i < n_targets && rc == 0; i++) {
-        fpt_fit_options o = *opt;
-        o.target = targets[i];
-        fpt_fit f;
-        rc = fpt_fit_run(&runs, &o, &f, err);
-        if (rc == 0) rc = fpt_store_save_fit(s, &f, err);
-        if (rc == 0 && report) {
-            fpt_fit_report(&f, report);
-            fprintf(report, "\n");
-        }
-        if (rc == 0) fpt_fit_free(&f);
-        else fpt_err_prefix(err, "target %g%%: ", targets[i]);
-    }
-    fpt_runs_free(&runs);
-    return rc;
 }
 
 int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {

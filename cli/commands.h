@@ -14,13 +14,4 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err);
 int fpt_cmd_plot(int argc, char **argv, fpt_err *err);
 int fpt_cmd_merge(int argc, char **argv, fpt_err *err);
 
-// Fits every target (n_targets = 0: the experiment's own) and stores the
-// fits; the report goes to `report` (NULL: none).  Used by `fit` and by
-// `run` when a campaign ends.
-#include <stdio.h>
-#include "analysis/fit.h"
-#include "store/store.h"
-int fpt_fit_database(fpt_store *s, const char *experiment, const double *targets, int n_targets,
-                     const fpt_fit_options *opt, FILE *report, fpt_err *err);
-
 #endif
