@@ -160,18 +160,50 @@ static int setup(const fpt_job_spec *spec, const char *ckpt_dir, int noop, fpt_d
     return 0;
 }
 
-// Holds <ckpt>/job-J.lock while the job runs (farm_proto.h): the descriptor,
+// Holds <ckpt>/job-J.lock while the job runs (proto.h): the descriptor,
 // or -1 if the file cannot be made (the coordinator then cannot tell this
 // worker's death apart, and blames nobody).  -2: another live process holds
 // it, which only another campaign sharing this checkpoint directory can
 // (job ids are per database): its checkpoints must not be touched.
+//
+// The name never points at an unlocked file of ours: the coordinator, on a
+// stop, reads a free lock as this worker's death (blame_lost_workers).  So
+// the file is made and locked under a private name first, then linked into
+// place (or renamed over a stale one from a dead worker, which we lock
+// first); a plain open(O_CREAT) + flock left a window in which a stop
+// signal counted a crash against a live worker's job (seen with 64 ranks on
+// 2 cores).
 static int lock_job(const char *lock_path) {
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    char tmp[1500];
+    snprintf(tmp, sizeof tmp, "%s.%ld", lock_path, (long)getpid());
+    unlink(tmp);   // a leftover of a process with our pid, long dead
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {   // a new file: only an odd filesystem fails
+        close(fd), unlink(tmp);
+        return -1;
+    }
+    if (link(tmp, lock_path) == 0) {
+        unlink(tmp);
+        return fd;
+    }
+    if (errno != EEXIST) {
+        close(fd), unlink(tmp);
+        return -1;
+    }
+    // A file is there: a live holder's (refuse), or a dead worker's (take
+    // its place while holding its lock, so the name stays locked throughout).
+    int old = open(lock_path, O_RDWR | O_CLOEXEC);
+    if (old >= 0 && flock(old, LOCK_EX | LOCK_NB) != 0) {
         const int busy = errno == EWOULDBLOCK;
-        close(fd);
+        close(old), close(fd), unlink(tmp);
         return busy ? -2 : -1;
+    }
+    const int moved = rename(tmp, lock_path) == 0;
+    if (old >= 0) close(old);
+    if (!moved) {
+        close(fd), unlink(tmp);
+        return -1;
     }
     return fd;
 }

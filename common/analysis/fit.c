@@ -387,6 +387,35 @@ fail:
     return -1;
 }
 
+// A target too few runs reach is refused: with fewer than min_runs first
+// passages in every condition, every mean FPT is the horizon (or a handful
+// of passages), and a "recommendation" would only rank censoring.  One line
+// says how many runs reach it, how many the analysis needs, and what the
+// runs do reach.
+static int reachable(const fpt_fit *f, const fpt_fit_options *o, fpt_err *err) {
+    const int min_runs = o->min_runs;
+    int most = 0, total = 0, runs = 0;
+    double base_acc = NAN, best_acc = NAN;
+    for (int k = 0; k < f->n_conditions; k++) {
+        const fpt_fit_condition *c = &f->conditions[k];
+        if (c->reached > most) most = c->reached;
+        total += c->reached;
+        runs += c->runs;
+        if (k == 0) base_acc = c->final_acc;
+        if (isfinite(c->final_acc) && !(c->final_acc <= best_acc)) best_acc = c->final_acc;
+    }
+    if (most >= min_runs) return 0;
+    const fpt_fit_condition *b = &f->conditions[0];
+    return fpt_fail(err,
+                    "%s: %d of %d runs reach target %g%% (%d of %d unperturbed; at most %d in "
+                    "one condition); the analysis needs at least %d runs of one condition "
+                    "to reach it (--min-runs), so it estimates and recommends nothing: choose a "
+                    "target the runs reach (the unperturbed runs end at %.2f%%, the best "
+                    "condition at %.2f%%: mean of the last 10 epochs)",
+                    f->experiment, total, runs, o->target, b->reached, b->runs, most,
+                    min_runs, base_acc, best_acc);
+}
+
 // The relaxation time from the baseline runs that reach the KS reference epoch.
 static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
     const fpt_runs *R = w->runs;
@@ -813,6 +842,7 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
     if (w.opt.tail_t0 < f->t_rel) w.opt.tail_t0 = f->t_rel;
     for (int k = 0; k < w.n_groups; k++)
         if (summarise(&w, &w.g[k], &f->conditions[k], err)) goto fail;
+    if (reachable(f, &w.opt, err)) goto fail;
     {   // the baseline's S and moments, as the bootstrap computes them
         int *d = malloc(((size_t)w.h + 1) * sizeof *d), *c = malloc(((size_t)w.h + 1) * sizeof *c);
         if (!d || !c) {

@@ -71,10 +71,13 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
                     name, 0, "-", "-", c->diverged);
             continue;
         }
+        // No run reached the target: its restricted mean is the horizon, no
+        // FPT; it is shown as such and left out of the recommendation.
+        if (c->reached == 0)
+            snprintf(m, sizeof m, "not reached by %d", f->horizon);
+        else with_ci(c->rm, c->rm_lo, c->rm_hi, m, sizeof m);
         fprintf(out, "  %-34s %5d %7d %8d %8d  %-24s %-16s %9s\n", name, c->runs,
-                c->reached, c->censored, c->diverged,
-                with_ci(c->rm, c->rm_lo, c->rm_hi, m, sizeof m),
-                median_text(c, med, sizeof med), acc);
+                c->reached, c->censored, c->diverged, m, median_text(c, med, sizeof med), acc);
     }
     const fpt_fit_condition *b = baseline(f);
     if (b && b->censored > 0) {
@@ -188,7 +191,7 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     const fpt_fit_condition *bm = NULL;    // best measured perturbed condition
     for (int k = 0; k < f->n_conditions; k++) {
         const fpt_fit_condition *c = &f->conditions[k];
-        if (c == b || c->runs == 0) continue;
+        if (c == b || c->runs == 0 || c->reached == 0) continue;   // no FPT to rank
         if (!bm || c->rm < bm->rm) bm = c;
     }
     char name[96], v[64];
@@ -201,6 +204,20 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
                 fpt_condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),
                 with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v), bm->runs);
     if (!b) return;
+    if (b->reached == 0) {   // the baseline has no FPT: no "x times faster"
+        if (bm)
+            fprintf(out,
+                    "Recommendation: %s, mean FPT %s epochs (measured); no unperturbed run "
+                    "reaches %g%% within %d epochs, so no speed-up can be stated.\n",
+                    fpt_condition_label(bm->protocol, bm->timing, bm->frequency, name,
+                                        sizeof name),
+                    with_ci(bm->rm, bm->rm_lo, bm->rm_hi, v, sizeof v), f->opt.target,
+                    f->horizon);
+        else
+            fprintf(out, "Recommendation: none: no run reaches %g%% within %d epochs.\n",
+                    f->opt.target, f->horizon);
+        return;
+    }
     double best = INFINITY;
     const char *bp_name = NULL;
     if (bm && bm->rm < best) best = bm->rm, bp_name = "measured";
