@@ -629,7 +629,8 @@ Test(fit, orphans_of_a_deleted_fit_do_not_block_the_next, .timeout = 120) {
     fpt_runs_free(&runs);
 }
 
-// Targets too few runs reach are refused in one line that says how many do;
+// Targets too few runs reach are refused (fpt_fit_reachable, which `fptfarm
+// fit` asks before storing) in one line that says how many do;
 // a condition no run of which reaches the target has no mean FPT and takes
 // no part in the recommendation.  The counts are made here by scanning the
 // traces for the first epoch at or above the target, independently of the
@@ -672,9 +673,11 @@ Test(fit, unreachable_targets_are_refused, .timeout = 120) {
         o.reference = 20;
         o.bootstrap = 50;
         fpt_fit f;
-        const int rc = fpt_fit_run(&runs, &o, &f, &err);
+        cr_assert_eq(fpt_fit_run(&runs, &o, &f, &err), 0, "target %g: %s", targets[t], err.msg);
+        const int rc = fpt_fit_reachable(&f, &err);
         if (most < o.min_runs) {
             refused++;
+            fpt_fit_free(&f);
             cr_expect_eq(rc, -1, "target %g: %d runs at most in one condition, yet fitted",
                          targets[t], most);
             char want[160];

@@ -387,12 +387,8 @@ fail:
     return -1;
 }
 
-// A target too few runs reach is refused: with fewer than min_runs first
-// passages in every condition, every mean FPT is the horizon (or a handful
-// of passages), and a "recommendation" would only rank censoring.  One line
-// says how many runs reach it, how many the analysis needs, and what the
-// runs do reach.
-static int reachable(const fpt_fit *f, const fpt_fit_options *o, fpt_err *err) {
+int fpt_fit_reachable(const fpt_fit *f, fpt_err *err) {
+    const fpt_fit_options *o = &f->opt;
     const int min_runs = o->min_runs;
     int most = 0, total = 0, runs = 0;
     double base_acc = NAN, best_acc = NAN;
@@ -842,7 +838,6 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
     if (w.opt.tail_t0 < f->t_rel) w.opt.tail_t0 = f->t_rel;
     for (int k = 0; k < w.n_groups; k++)
         if (summarise(&w, &w.g[k], &f->conditions[k], err)) goto fail;
-    if (reachable(f, &w.opt, err)) goto fail;
     {   // the baseline's S and moments, as the bootstrap computes them
         int *d = malloc(((size_t)w.h + 1) * sizeof *d), *c = malloc(((size_t)w.h + 1) * sizeof *c);
         if (!d || !c) {

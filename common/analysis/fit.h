@@ -142,6 +142,17 @@ typedef struct fpt_fit {
 int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *out, fpt_err *err);
 void fpt_fit_free(fpt_fit *f);
 
+// Whether the fit's target is reached often enough to estimate and
+// recommend: at least opt.min_runs runs of one condition reach it.  With
+// fewer in every condition, every mean FPT is the horizon or rests on a
+// handful of passages, and a recommendation would only rank censoring: -1
+// with one line saying how many runs reach it (in all, unperturbed, at most
+// in one condition), how many the analysis needs, and what the runs do reach
+// (final accuracies).  `fptfarm fit` and a campaign's final fit refuse such a
+// target (campaign/fit_db.c); the adaptive planner's interim fits do not ask
+// (their early batches are small by design).
+int fpt_fit_reachable(const fpt_fit *f, fpt_err *err);
+
 // Lookups by condition (NULL when absent; frequencies matched by their key,
 // analysis/condition.h).
 const fpt_fit_condition *fpt_fit_condition_of(const fpt_fit *f, const char *protocol,

@@ -35,7 +35,8 @@ int fpt_fit_database(fpt_store *s, const char *experiment, const double *targets
             fpt_err_prefix(err, "target %g%%: ", targets[i]);
             break;
         }
-        rc = fpt_store_save_fit(s, &f, err);
+        rc = fpt_fit_reachable(&f, err);   // an unreachable target: nothing stored
+        if (rc == 0) rc = fpt_store_save_fit(s, &f, err);
         if (rc == 0 && report) {
             fpt_fit_report(&f, report);
             fprintf(report, "\n");
