@@ -20,6 +20,7 @@ static const char fit_usage[] =
     "usage: fptfarm fit DB [--experiment NAME] [--target 72[,60]] [--reference TAU]\n"
     "                      [--reference-p P] [--bootstrap 1000] [--seed 1] [--level 0.95]\n"
     "                      [--ci log-log|log]\n"
+    "                      [--relax-tolerance 0.05] [--relax-window 5]\n"
     "                      [--ks-reference EPOCH] [--alpha 0.05] [--min-runs 10]\n"
     "                      [--tail-from EPOCH] [--quiet]";
 
@@ -94,6 +95,9 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
         else if (!strcmp(a, "--level")) rc = number(a, v, 0.5, 0.9999, &o.level, err);
         else if (!strcmp(a, "--alpha")) rc = number(a, v, 1e-6, 0.5, &o.alpha, err);
         else if (!strcmp(a, "--ks-reference")) rc = integer(a, v, 2, 1e6, &o.ks_reference, err);
+        else if (!strcmp(a, "--relax-tolerance"))
+            rc = number(a, v, 0, 1, &o.relax_tolerance, err);
+        else if (!strcmp(a, "--relax-window")) rc = integer(a, v, 1, 1e5, &o.ks_window, err);
         else if (!strcmp(a, "--min-runs")) rc = integer(a, v, 2, 1e6, &o.min_runs, err);
         else if (!strcmp(a, "--tail-from")) rc = integer(a, v, 1, 1e6, &o.tail_t0, err);
         else if (!strcmp(a, "--ci")) {
@@ -111,7 +115,8 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
     int rc = fpt_fit_database(s, experiment, targets, n_targets, &o, quiet ? NULL : stdout, err);
     fpt_store_close(s);
     if (rc == 0 && !quiet)
-        printf("Stored in %s (tables fits, fit_conditions, fit_survival, fit_ks, fit_references, "
+        printf("Stored in %s (tables fits, fit_conditions, fit_survival, fit_drift, fit_ks, "
+               "fit_references, "
                "fit_predictions; view v_fit_check). Figures: fptfarm plot %s\n",
                db, db);
     return rc;

@@ -1,4 +1,4 @@
--- fptfarm results database, schema version 5 (PRAGMA user_version = 5);
+-- fptfarm results database, schema version 6 (PRAGMA user_version = 6);
 -- from version 5 on also PRAGMA application_id = 0x46505446 ("FPTF").
 --
 -- The build compiles this file into fptfarm (Makefile: build/gen/schema_sql.c):
@@ -373,3 +373,26 @@ CREATE TABLE experiment_files (
     hash          TEXT NOT NULL,      -- FNV-1a 64 of the content, hex
     PRIMARY KEY (experiment_id, role)
 );
+
+-- ==== version 6: the relaxation time by effect size (docs/SCIENCE.md s2)
+
+-- fits.t_rel is where the unperturbed runs' accuracy distribution stops
+-- drifting: the KS distance D(t) between epochs t and t + relax_window stays
+-- within relax_tolerance of its late level relax_floor (the median of D over
+-- the second half of the runs) for relax_window epochs running; its interval
+-- is a bootstrap over runs.  Fits stored before version 6 keep the t_rel of
+-- the KS tests against ks_reference, with these columns NULL.  fit_ks keeps
+-- those tests as a diagnostic.
+ALTER TABLE fits ADD COLUMN t_rel_lo INTEGER;           -- epochs, at `level`; NULL: no bootstrap
+ALTER TABLE fits ADD COLUMN t_rel_hi INTEGER;
+ALTER TABLE fits ADD COLUMN relax_window INTEGER;       -- W, epochs
+ALTER TABLE fits ADD COLUMN relax_tolerance REAL;       -- on D, in [0, 1]
+ALTER TABLE fits ADD COLUMN relax_floor REAL;           -- the late median of D
+
+-- D(t) for t = 1 .. H - W: what t_rel is read from.
+CREATE TABLE fit_drift (
+    fit_id   INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    epoch    INTEGER NOT NULL CHECK (epoch >= 1),   -- t
+    distance REAL NOT NULL CHECK (distance BETWEEN 0 AND 1),
+    PRIMARY KEY (fit_id, epoch)
+) WITHOUT ROWID;

@@ -331,3 +331,72 @@ Test(ks, relaxation_bad_input_is_refused) {
     cr_expect(strstr(err.msg, "run 3 has NaN test accuracy at epoch 7"), "%s", err.msg);
     cr_expect(rel.d == NULL && rel.p == NULL, "nothing allocated on failure");
 }
+
+// ---- relaxation by effect size (fpt_relaxation_drift) ------------------------
+
+// R runs, H epochs.  From epoch K on, every epoch's accuracies are a
+// permutation of {60.0, 60.1, ..., 60.9} (D = 0 between any two of them);
+// before K, epoch e is that set minus 5 (K - e), wholly below every later
+// epoch (D = 1 against any other).  So D(t) = 1 for t < K and 0 from K on,
+// the late floor is 0 and t_rel = K.  With `creep`, run 0's value is 99 at
+// the even epochs from K on: two epochs W apart (W odd) then differ in one
+// run of R, D = 1/R = 0.1 exactly, and that is the floor: a bound without it
+// (tolerance 0.05 alone) would never be met.
+enum { DR = 10, DH = 40, DK = 12 };
+
+static void drift_matrix(double *acc, int creep) {
+    for (int r = 0; r < DR; r++)
+        for (int e = 1; e <= DH; e++) {
+            double v = 60.0 + 0.1 * ((r + e) % DR);
+            if (e < DK) v -= 5.0 * (DK - e);
+            else if (creep && r == 0 && e % 2 == 0) v = 99.0;
+            acc[r * DH + e - 1] = v;
+        }
+}
+
+Test(ks, drift_deterministic_relaxation) {
+    double acc[DR * DH];
+    drift_matrix(acc, 0);
+    fpt_drift dr;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_relaxation_drift(acc, DR, DH, DH, 5, 0.05, &dr, &err), 0, "%s", err.msg);
+    cr_expect_eq(dr.n, DH - 5);
+    cr_expect_eq(dr.floor, 0.0);
+    cr_expect_eq(dr.t_rel, DK);
+    for (int t = 1; t <= dr.n; t++)
+        cr_expect_eq(dr.d[t - 1], t < DK ? 1.0 : 0.0, "D(%d) = %g", t, dr.d[t - 1]);
+    fpt_drift_free(&dr);
+    cr_expect(dr.d == NULL);
+}
+
+Test(ks, drift_floor_is_measured_from_the_late_epochs) {
+    double acc[DR * DH];
+    drift_matrix(acc, 1);
+    fpt_drift dr;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_relaxation_drift(acc, DR, DH, DH, 5, 0.05, &dr, &err), 0, "%s", err.msg);
+    cr_expect(fabs(dr.floor - 0.1) < 1e-15, "floor %g, expected 1/R = 0.1", dr.floor);
+    cr_expect_eq(dr.t_rel, DK);
+    for (int t = DK; t <= dr.n; t++)
+        cr_expect(fabs(dr.d[t - 1] - 0.1) < 1e-15, "D(%d) = %g", t, dr.d[t - 1]);
+    fpt_drift_free(&dr);
+    // Horizon 30 instead of 40: the same late floor, the same t_rel.
+    cr_assert_eq(fpt_relaxation_drift(acc, DR, DH, 30, 5, 0.05, &dr, &err), 0, "%s", err.msg);
+    cr_expect_eq(dr.t_rel, DK);
+    cr_expect(fabs(dr.floor - 0.1) < 1e-15, "floor %g", dr.floor);
+    fpt_drift_free(&dr);
+}
+
+Test(ks, drift_rejects_what_it_cannot_measure) {
+    double acc[DR * DH];
+    drift_matrix(acc, 0);
+    fpt_drift dr;
+    fpt_err err = {{0}};
+    cr_expect_eq(fpt_relaxation_drift(acc, DR, DH, 10, 5, 0.05, &dr, &err), -1);
+    cr_expect(strstr(err.msg, "more than twice the window"), "%s", err.msg);
+    cr_expect_eq(fpt_relaxation_drift(acc, DR, DH, DH + 1, 5, 0.05, &dr, &err), -1);
+    cr_expect_eq(fpt_relaxation_drift(acc, DR, DH, DH, 5, 1.5, &dr, &err), -1);
+    acc[3 * DH + 7] = NAN;
+    cr_expect_eq(fpt_relaxation_drift(acc, DR, DH, DH, 5, 0.05, &dr, &err), -1);
+    cr_expect(strstr(err.msg, "NaN"), "%s", err.msg);
+}

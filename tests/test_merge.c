@@ -606,14 +606,14 @@ Test(merge, bad_inputs_refused_out_unchanged) {
     // A newer fptfarm's database.
     make_db(at("newer.db"), "demo", "h1", &ja, 1);
     db = raw_open(at("newer.db"));
-    raw_exec(db, "PRAGMA user_version = 6");
+    raw_exec(db, "PRAGMA user_version = 7");
     sqlite3_close(db);
 
     struct { const char *file, *says; } bad[] = {
         {"text.db", "not an SQLite database"},
         {"empty.db", "not an fptfarm results database"},
         {"other.db", "not an fptfarm results database"},
-        {"newer.db", "schema version 6, this fptfarm uses version 5"},
+        {"newer.db", "schema version 7, this fptfarm uses version 6"},
         {"missing.db", "cannot open"},
         {"out.db", "is the output database"},
         {"a.db", "the same file as input"},

@@ -217,11 +217,11 @@ Test(store_schema, creates_tables_views_and_version) {
                              "fits",           "fit_conditions", "fit_survival", "fit_ks",
                              "fit_references", "fit_predictions", "v_fit_check",
                              "campaign_decisions", "campaign_summary", "farm", "lease",
-                             "experiment_files"};
+                             "experiment_files", "fit_drift"};
     for (size_t i = 0; i < sizeof objects / sizeof *objects; i++)
         cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?1", objects[i]),
                      1, "%s missing", objects[i]);
-    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 15);
+    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 16);
     cr_assert_eq(raw_int(db, "PRAGMA application_id", NULL), 0x46505446, "\"FPTF\"");
     cr_assert_eq(raw_int(db, "SELECT length(database_id) FROM farm", NULL), 32);
     cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'", NULL), 4);
@@ -259,17 +259,17 @@ Test(store_schema, reopen_is_idempotent) {
 Test(store_schema, newer_version_refused) {
     fpt_store_close(open_store(g_db));
     sqlite3 *db = raw_open(g_db);
-    raw_exec(db, "PRAGMA user_version = 6");
+    raw_exec(db, "PRAGMA user_version = 7");
     sqlite3_close(db);
     fpt_err err = {{0}};
     fpt_store *s = (fpt_store *)1;
     cr_assert_eq(fpt_store_open(&s, g_db, 1, NULL, &err), -1);
     cr_assert_null(s);
     assert_contains(err.msg, g_db);
-    assert_contains(err.msg, "schema version 6");
-    assert_contains(err.msg, "version 5");
+    assert_contains(err.msg, "schema version 7");
+    assert_contains(err.msg, "version 6");
     assert_contains(err.msg, "newer");
-    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 6, "the refused database was changed");
+    cr_assert_eq(count_in(g_db, "PRAGMA user_version"), 7, "the refused database was changed");
 }
 
 Test(store_schema, foreign_sqlite_database_refused) {

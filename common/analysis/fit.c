@@ -30,6 +30,7 @@ const fpt_fit_options fpt_fit_options_default = {
     .ks_reference = 0,
     .alpha = 0.05,
     .ks_window = 5,
+    .relax_tolerance = 0.05,
     .tail_t0 = 0,
     .bootstrap = 1000,
     .seed = 1,
@@ -53,6 +54,7 @@ void fpt_fit_free(fpt_fit *f) {
     free(f->predictions);
     free(f->ks_d);
     free(f->ks_p);
+    free(f->drift);
     memset(f, 0, sizeof *f);
 }
 
@@ -412,8 +414,103 @@ int fpt_fit_reachable(const fpt_fit *f, fpt_err *err) {
                     min_runs, base_acc, best_acc);
 }
 
-// The relaxation time from the baseline runs that reach the KS reference epoch.
+static int cmp_int(const void *a, const void *b) {
+    const int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+// The baseline's accuracies at epochs 1..H of its runs that reach H, for
+// the horizon H at least half of them (and at least 2) reach: (*n, H)
+// row-major into *out (malloc'd).  *n = 0 when fewer than 2 runs have more
+// than 2W epochs (no drift to measure).
+static int baseline_matrix(const work *w, int window, double **out, int *n, int *h,
+                           fpt_err *err) {
+    const fpt_runs *R = w->runs;
+    *out = NULL, *n = 0, *h = 0;
+    int *len = malloc(((size_t)R->n_runs + 1) * sizeof *len), m = 0;
+    if (!len) return fpt_fail(err, "fit: out of memory for the relaxation time");
+    for (int i = 0; i < R->n_runs; i++)
+        if (fpt_condition_is_baseline(R->runs[i].protocol, R->runs[i].timing))
+            len[m++] = R->runs[i].n_epochs;
+    qsort(len, (size_t)m, sizeof *len, cmp_int);
+    const int need = (m + 1) / 2 > 2 ? (m + 1) / 2 : 2;   // runs that must reach H
+    const int H = m >= need ? len[m - need] : 0;
+    free(len);
+    if (H <= 2 * window) return 0;
+    int k = 0;
+    for (int i = 0; i < R->n_runs; i++)
+        k += fpt_condition_is_baseline(R->runs[i].protocol, R->runs[i].timing) &&
+             R->runs[i].n_epochs >= H;
+    double *acc = malloc((size_t)k * (size_t)H * sizeof *acc);
+    if (!acc) return fpt_fail(err, "fit: out of memory for the relaxation time");
+    k = 0;
+    for (int i = 0; i < R->n_runs; i++)
+        if (fpt_condition_is_baseline(R->runs[i].protocol, R->runs[i].timing) &&
+            R->runs[i].n_epochs >= H)
+            memcpy(acc + (size_t)k++ * H, R->runs[i].acc, (size_t)H * sizeof *acc);
+    *out = acc, *n = k, *h = H;
+    return 0;
+}
+
+// t_rel by the drift criterion (ks.h), and its interval: the percentile
+// interval at opt.level of t_rel over min(bootstrap, 200) resamples of the
+// baseline runs (stream r of FPT_RNG_RELAX), in resample order so any
+// thread count gives the same.  A resample in which the drift never
+// settles counts as the horizon.
+static int relaxation_drift(work *w, fpt_fit *f, fpt_err *err) {
+    const int W = w->opt.ks_window;
+    double *acc;
+    int n, H;
+    if (baseline_matrix(w, W, &acc, &n, &H, err)) return -1;
+    if (n < 2) {
+        free(acc);
+        note(f, "no relaxation time: fewer than 2 unperturbed runs of more than %d epochs", 2 * W);
+        return 0;
+    }
+    fpt_drift_data data;
+    fpt_drift dr;
+    if (fpt_drift_data_make(acc, (size_t)n, H, H, &data, err) ||
+        fpt_drift_compute(&data, NULL, W, w->opt.relax_tolerance, &dr, err)) {
+        fpt_drift_data_free(&data);
+        free(acc);
+        return fpt_err_prefix(err, "fit: relaxation time: ");
+    }
+    free(acc);
+    f->t_rel = dr.t_rel;
+    f->relax_floor = dr.floor;
+    f->n_drift = dr.n;
+    f->drift = dr.d;   // ownership moves to the fit
+    const int B = w->opt.bootstrap < 200 ? w->opt.bootstrap : 200;
+    int rc = 0;
+    if (B > 0) {
+        int *t = malloc((size_t)B * sizeof *t), *count = malloc((size_t)n * sizeof *count);
+        rc = t && count ? 0 : fpt_fail(err, "fit: out of memory for the relaxation bootstrap");
+        for (int b = 0; b < B && rc == 0; b++) {
+            fpt_rng rng;   // resample b: n runs drawn with replacement
+            fpt_rng_init(&rng, w->opt.seed, FPT_RNG_RELAX, (uint32_t)b);
+            memset(count, 0, (size_t)n * sizeof *count);
+            for (int i = 0; i < n; i++) count[fpt_rng_below(&rng, (uint32_t)n)]++;
+            fpt_drift rb;
+            rc = fpt_drift_compute(&data, count, W, w->opt.relax_tolerance, &rb, err);
+            if (rc == 0) t[b] = rb.t_rel > 0 ? rb.t_rel : H;
+            fpt_drift_free(&rb);
+        }
+        if (rc == 0) {
+            qsort(t, (size_t)B, sizeof *t, cmp_int);
+            const double a = (1 - w->opt.level) / 2;
+            f->t_rel_lo = t[(int)floor(a * (B - 1))];
+            f->t_rel_hi = t[(int)ceil((1 - a) * (B - 1))];
+        }
+        free(t), free(count);
+    }
+    fpt_drift_data_free(&data);
+    return rc;
+}
+
+// The KS tests of the baseline runs that reach the KS reference epoch
+// against it: a diagnostic beside the drift criterion (ks.h).
 static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
+    if (relaxation_drift(w, f, err)) return -1;
     const fpt_runs *R = w->runs;
     int ref = w->opt.ks_reference > 0 ? w->opt.ks_reference : w->h / 2;
     f->ks_reference = ref;
@@ -446,7 +543,7 @@ static int relaxation(work *w, fpt_fit *f, fpt_err *err) {
         fpt_relaxation_time(acc, (size_t)n, ref, ref, w->opt.alpha, w->opt.ks_window, &rx, err);
     free(acc);
     if (rc) return fpt_err_prefix(err, "fit: relaxation time: ");
-    f->t_rel = rx.t_rel;
+    f->ks_t_rel = rx.t_rel;
     f->n_ks = rx.n;
     f->ks_d = rx.d, f->ks_p = rx.p;   // ownership moves to the fit
     return 0;

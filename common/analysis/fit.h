@@ -91,7 +91,10 @@ typedef struct fpt_fit_options {
     double reference_p;             // p0 of every geometric protocol; 0 = automatic
     int ks_reference;               // KS reference epoch; 0 = horizon / 2
     double alpha;                   // KS significance level (0.05)
-    int ks_window;                  // epochs that must all stop rejecting (5)
+    int ks_window;                  // W: epochs that must all stop rejecting, and the
+                                    // lag of the drift criterion (5)
+    double relax_tolerance;         // t_rel: drift D(t) at most its late floor plus
+                                    // this (0.05; ks.h, fpt_relaxation_drift)
     int tail_t0;                    // tail fit start; 0 = max(t_rel, horizon / 2)
     int bootstrap;                  // resamples (1000); 0 = no intervals
     uint64_t seed;                  // bootstrap seed
@@ -114,9 +117,17 @@ typedef struct fpt_fit {
     fpt_fit_options opt;            // as used (target, reference resolved)
     int horizon;                    // epochs: the longest run
     int excluded_unfinished;        // runs not done (pending, running, failed)
-    // Relaxation (docs/SCIENCE.md s2), on the baseline runs.
+    // Relaxation (docs/SCIENCE.md s2), on the baseline runs.  t_rel is the
+    // drift criterion's (ks.h, fpt_relaxation_drift), with a bootstrap
+    // interval over runs; the KS tests against one reference epoch are kept
+    // as a diagnostic (the report prints them; the fit no longer uses them).
+    int t_rel;                      // epochs; 0 if the drift never settles
+    int t_rel_lo, t_rel_hi;         // its interval at opt.level (0, 0: no bootstrap)
+    double relax_floor;             // the late median of the drift D
+    int n_drift;                    // D(t) for t = 1..n_drift
+    double *drift;                  // D(t) at index t - 1
     int ks_reference;               // epoch
-    int t_rel;                      // epochs; 0 if the test never stops rejecting
+    int ks_t_rel;                   // where the KS tests stop rejecting (0: never)
     int n_ks;                       // epochs 1..n_ks
     double *ks_d, *ks_p;            // KS statistic and p-value at epoch t = i + 1
     // Per condition, baseline first.

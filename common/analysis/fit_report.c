@@ -32,26 +32,40 @@ static const fpt_fit_condition *baseline(const fpt_fit *f) {
 }
 
 static void report_relaxation(const fpt_fit *f, FILE *out) {
-    if (f->n_ks == 0) return;
+    if (f->n_drift == 0) return;
+    const int W = f->opt.ks_window;
+    char interval[64] = "";
+    if (f->t_rel_hi > 0)
+        snprintf(interval, sizeof interval, " [%d, %d]", f->t_rel_lo, f->t_rel_hi);
     if (f->t_rel > 0)
         fprintf(out,
-                "Relaxation: t_rel = %d epochs. Two-sample KS tests of the unperturbed runs' test "
-                "accuracies at epoch t against epoch %d stop rejecting (p >= %g for %d epochs "
-                "running) from t = %d.\n",
-                f->t_rel, f->ks_reference, f->opt.alpha, f->opt.ks_window, f->t_rel);
+                "Relaxation: t_rel = %d%s epochs. The unperturbed runs' accuracy distribution "
+                "stops drifting: its KS distance D(t) to epoch t + %d stays within %g of its late "
+                "level %.3f (the median over epochs %d-%d) for %d epochs running from t = %d%s.\n",
+                f->t_rel, interval, W, f->opt.relax_tolerance, f->relax_floor,
+                (f->n_drift + W) / 2 > 1 ? (f->n_drift + W) / 2 : 1, f->n_drift, W, f->t_rel,
+                interval[0] ? " (interval: bootstrap over runs)" : "");
     else
         fprintf(out,
-                "Relaxation: not reached. KS tests against epoch %d reject at every epoch "
-                "(p < %g): no quasi-stationary state within the runs.\n",
-                f->ks_reference, f->opt.alpha);
+                "Relaxation: not reached. The unperturbed runs' accuracy distribution drifts "
+                "more than %g above its late level %.3f at every epoch: no quasi-stationary "
+                "state within the runs.\n",
+                f->opt.relax_tolerance, f->relax_floor);
     int from = f->t_rel > 3 ? f->t_rel - 3 : 1, to = f->t_rel > 0 ? f->t_rel + 2 : 8;
-    if (to > f->n_ks) to = f->n_ks;
-    fprintf(out, "  epoch:");
+    if (to > f->n_drift) to = f->n_drift;
+    fprintf(out, "  epoch t:  ");
     for (int t = from; t <= to; t++) fprintf(out, " %7d", t);
-    fprintf(out, "\n  D:    ");
-    for (int t = from; t <= to; t++) fprintf(out, " %7.3f", f->ks_d[t - 1]);
-    fprintf(out, "\n  p:    ");
-    for (int t = from; t <= to; t++) fprintf(out, " %7.2g", f->ks_p[t - 1]);
+    fprintf(out, "\n  D(t, t+%d):", W);
+    for (int t = from; t <= to; t++) fprintf(out, " %7.3f", f->drift[t - 1]);
+    if (f->n_ks > 0 && to <= f->n_ks) {   // the KS tests against one epoch, for comparison
+        fprintf(out, "\n  against epoch %d (KS tests%s): D", f->ks_reference,
+                f->ks_t_rel > 0 ? "" : ", never stop rejecting");
+        for (int t = from; t <= to; t++) fprintf(out, " %7.3f", f->ks_d[t - 1]);
+        fprintf(out, ", p");
+        for (int t = from; t <= to; t++) fprintf(out, " %7.2g", f->ks_p[t - 1]);
+        if (f->ks_t_rel > 0)
+            fprintf(out, "; p >= %g from t = %d", f->opt.alpha, f->ks_t_rel);
+    }
     fprintf(out, "\n\n");
 }
 

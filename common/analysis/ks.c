@@ -159,3 +159,128 @@ void fpt_relax_free(fpt_relax *r) {
     free(r->p);
     memset(r, 0, sizeof *r);
 }
+
+// Sorting key for a column: the value, then the run (a total order).
+typedef struct valrun { double v; int r; } valrun;
+static int cmp_valrun(const void *a, const void *b) {
+    const valrun *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v ? 1 : (x->r > y->r) - (x->r < y->r);
+}
+
+int fpt_drift_data_make(const double *acc, size_t runs, int stride, int horizon,
+                        fpt_drift_data *out, fpt_err *err) {
+    memset(out, 0, sizeof *out);
+    if (runs < 1 || runs > INT_MAX)
+        return fpt_fail(err, "relaxation: %zu runs (expected 1..%d)", runs, INT_MAX);
+    if (horizon < 1 || horizon > stride)
+        return fpt_fail(err, "relaxation: horizon %d epochs (expected 1..%d, the epochs stored "
+                             "per run)", horizon, stride);
+    const size_t cells = (size_t)horizon * runs;
+    double *val = malloc(cells * sizeof *val);
+    int *run = malloc(cells * sizeof *run);
+    valrun *col = malloc(runs * sizeof *col);
+    if (!val || !run || !col) {
+        free(val), free(run), free(col);
+        return fpt_fail(err, "relaxation: out of memory for %zu runs x %d epochs", runs, horizon);
+    }
+    for (int e = 1; e <= horizon; e++) {
+        for (size_t r = 0; r < runs; r++) {
+            col[r] = (valrun){acc[r * (size_t)stride + (size_t)(e - 1)], (int)r};
+            if (isnan(col[r].v)) {
+                free(val), free(run), free(col);
+                return fpt_fail(err, "relaxation: run %zu has NaN test accuracy at epoch %d", r,
+                                e);
+            }
+        }
+        qsort(col, runs, sizeof *col, cmp_valrun);
+        for (size_t k = 0; k < runs; k++) {
+            val[(size_t)(e - 1) * runs + k] = col[k].v;
+            run[(size_t)(e - 1) * runs + k] = col[k].r;
+        }
+    }
+    free(col);
+    *out = (fpt_drift_data){(int)runs, horizon, val, run};
+    return 0;
+}
+
+void fpt_drift_data_free(fpt_drift_data *d) {
+    free(d->val);
+    free(d->run);
+    memset(d, 0, sizeof *d);
+}
+
+// Epoch e's column of the resample, ascending: each value count[run] times.
+static void resample_column(const fpt_drift_data *d, const int *count, int e, double *out) {
+    const double *v = d->val + (size_t)(e - 1) * d->runs;
+    const int *r = d->run + (size_t)(e - 1) * d->runs;
+    size_t m = 0;
+    for (int k = 0; k < d->runs; k++)
+        for (int c = count ? count[r[k]] : 1; c > 0; c--) out[m++] = v[k];
+}
+
+int fpt_drift_compute(const fpt_drift_data *d, const int *count, int window, double tolerance,
+                      fpt_drift *out, fpt_err *err) {
+    memset(out, 0, sizeof *out);
+    const int horizon = d->horizon;
+    const size_t runs = (size_t)d->runs;
+    if (window < 1) return fpt_fail(err, "relaxation: window of %d epochs (expected >= 1)", window);
+    if (horizon <= 2 * window)
+        return fpt_fail(err,
+                        "relaxation: horizon %d epochs (expected %d < horizon: more than twice "
+                        "the window)",
+                        horizon, 2 * window);
+    if (!(tolerance >= 0.0 && tolerance <= 1.0))
+        return fpt_fail(err, "relaxation: tolerance %g (expected 0 <= tolerance <= 1)",
+                        tolerance);
+    const int n = horizon - window;
+    double *x = malloc(runs * sizeof *x), *y = malloc(runs * sizeof *y);
+    double *dd = malloc((size_t)n * sizeof *dd), *late = malloc((size_t)n * sizeof *late);
+    if (!x || !y || !dd || !late) {
+        free(x), free(y), free(dd), free(late);
+        return fpt_fail(err, "relaxation: out of memory for %zu runs x %d epochs", runs, horizon);
+    }
+    for (int t = 1; t <= n; t++) {
+        resample_column(d, count, t, x);
+        resample_column(d, count, t + window, y);
+        dd[t - 1] = ks_d_sorted(x, runs, y, runs);
+    }
+    free(x), free(y);
+    // The floor: the median of D over t in [H/2, n] (n >= H/2 since H > 2W).
+    const int first = horizon / 2 > 1 ? horizon / 2 : 1;
+    const int k = n - first + 1;
+    memcpy(late, dd + (first - 1), (size_t)k * sizeof *late);
+    qsort(late, (size_t)k, sizeof *late, cmp_double);
+    const double floor_d = k % 2 ? late[k / 2] : 0.5 * (late[k / 2 - 1] + late[k / 2]);
+    free(late);
+    // Scan backwards as fpt_relaxation_time does: ok counts the epochs from
+    // t on within the bound; t qualifies when they cover its clipped window.
+    const double bound = floor_d + tolerance;
+    int t_rel = 0, ok = 0;
+    for (int t = n; t >= 1; t--) {
+        ok = dd[t - 1] <= bound ? ok + 1 : 0;
+        const int need = window < n - t + 1 ? window : n - t + 1;
+        if (ok >= need) t_rel = t;
+    }
+    *out = (fpt_drift){horizon, window, tolerance, floor_d, t_rel, n, dd};
+    return 0;
+}
+
+int fpt_relaxation_drift(const double *acc, size_t runs, int stride, int horizon, int window,
+                         double tolerance, fpt_drift *out, fpt_err *err) {
+    memset(out, 0, sizeof *out);
+    if (horizon > stride || horizon <= 2 * window || window < 1)
+        return fpt_fail(err,
+                        "relaxation: horizon %d epochs (expected %d < horizon <= %d: more than "
+                        "twice the window, at most the epochs stored per run)",
+                        horizon, 2 * window, stride);
+    fpt_drift_data d;
+    if (fpt_drift_data_make(acc, runs, stride, horizon, &d, err)) return -1;
+    const int rc = fpt_drift_compute(&d, NULL, window, tolerance, out, err);
+    fpt_drift_data_free(&d);
+    return rc;
+}
+
+void fpt_drift_free(fpt_drift *r) {
+    free(r->d);
+    memset(r, 0, sizeof *r);
+}

@@ -694,16 +694,23 @@ static int fig_ks(FILE *f, const fpt_fit *fit, series *s, int *next_id, const ch
     begin(&g, f, next_id, "ks: relaxation, KS p-value against epoch");
     char what[320];
     // No target here: the test compares accuracies, whatever the target.
-    snprintf(what, sizeof what, "%.120s: relaxation, KS test of baseline accuracy at t vs epoch %d",
-             fit->experiment, fit->ks_reference);
+    if (fit->n_drift > 0)
+        snprintf(what, sizeof what,
+                 "%.120s: relaxation, drift of baseline accuracy (t vs t+%d) and KS test vs epoch "
+                 "%d", fit->experiment, fit->opt.ks_window, fit->ks_reference);
+    else
+        snprintf(what, sizeof what,
+                 "%.120s: relaxation, KS test of baseline accuracy at t vs epoch %d",
+                 fit->experiment, fit->ks_reference);
     fputs("set title ", f);
     put_q(f, what, sizeof what);
     fputc('\n', f);
-    const int xmax = (fit->ks_reference > fit->n_ks ? fit->ks_reference : fit->n_ks) + 1;
+    int xmax = (fit->ks_reference > fit->n_ks ? fit->ks_reference : fit->n_ks) + 1;
+    if (fit->n_drift + 1 > xmax) xmax = fit->n_drift + 1;
     fprintf(f, "set xlabel 'epoch t'\nset ylabel 'KS p-value (epoch t vs epoch %d)'\n"
                "set logscale y\nset format y '1e%%L'\nset xrange [0:%d]\n"
                "set ytics nomirror\nset y2tics 0.2\nset y2range [0:1]\n"
-               "set y2label 'KS statistic D' tc rgb '#888888'\n"
+               "set y2label 'KS distance D' tc rgb '#888888'\n"
                "set grid lc rgb '#e4e4e4'\n"
                "set key right center opaque box lc rgb '#cccccc' font ',9'\n",
             fit->ks_reference, xmax);
@@ -722,7 +729,7 @@ static int fig_ks(FILE *f, const fpt_fit *fit, series *s, int *next_id, const ch
                    "tc rgb '#2ca02c'\n",
                 fit->t_rel, fit->t_rel, fit->t_rel, fit->t_rel);
     } else {
-        fputs("set label 1 't_rel: not reached (the test never stopped rejecting)' at graph "
+        fputs("set label 1 't_rel: not reached (the drift never settled)' at graph "
               "0.02, graph 0.96 left front tc rgb '#aa0000'\n",
               f);
     }
@@ -742,7 +749,19 @@ static int fig_ks(FILE *f, const fpt_fit *fit, series *s, int *next_id, const ch
         s->n = 0;
         for (int i = 0; i < fit->n_ks; i++) s_add(s, i + 1, fit->ks_d[i], 0, 0);
         plot_block(&g, s, 2, "using 1:2 axes x1y2 with lines lc rgb '#aaaaaa' lw 1",
-                   "KS statistic D (right axis)");
+                   "KS statistic D vs the reference (right axis)");
+    }
+    if (fit->n_drift > 0) {   // what t_rel is read from (ks.h, fpt_relaxation_drift)
+        char label[96];
+        s->n = 0;
+        for (int i = 0; i < fit->n_drift; i++) s_add(s, i + 1, fit->drift[i], 0, 0);
+        snprintf(label, sizeof label, "drift D(t, t+%d) (right axis)", fit->opt.ks_window);
+        plot_block(&g, s, 2, "using 1:2 axes x1y2 with lines lc rgb '#ff7f0e' lw 2", label);
+        snprintf(label, sizeof label, "late level %.3f + tolerance %g (right axis)",
+                 fit->relax_floor, fit->opt.relax_tolerance);
+        clause(&g, "%.9g axes x1y2 with lines lc rgb '#ff7f0e' dt 2 lw 1.5 title ",
+               fit->relax_floor + fit->opt.relax_tolerance);
+        put_q(g.cmd, label, sizeof label);
     }
     if (pos(fit->opt.alpha) && fit->opt.alpha < 1) {
         char label[64];

@@ -28,6 +28,7 @@ enum fpt_rng_purpose {
                               // for plateaus, 2^31 + epoch for accuracies
     FPT_RNG_REPLAY = 8,       // replay's permutation of a condition's runs (replay.c);
                               // seed = hash of the condition, stream 0
+    FPT_RNG_RELAX = 9,        // the relaxation time's bootstrap over runs; stream = resample
     FPT_RNG_TEST = 99,        // tests
 };
 

@@ -1,4 +1,4 @@
-// store.h — the SQLite results database (results/schema.sql, version 5).
+// store.h — the SQLite results database (results/schema.sql, version 6).
 //
 // One fpt_store wraps one connection with every statement prepared once.
 // Settings: PRAGMA foreign_keys=ON, synchronous=FULL, a busy handler that
@@ -31,7 +31,7 @@
 #include "base/error.h"
 #include "train/run.h"
 
-#define FPT_STORE_SCHEMA_VERSION 5
+#define FPT_STORE_SCHEMA_VERSION 6
 // PRAGMA application_id of fptfarm's databases from version 5 on: "FPTF".
 #define FPT_STORE_APPLICATION_ID 0x46505446
 

@@ -188,18 +188,20 @@ static void bind_condition_key(sqlite3_stmt *st, int64_t fit_id, const char *pro
 #define DELETE_CHILDREN(table)                                                                   \
     "DELETE FROM " table " WHERE fit_id NOT IN (SELECT id FROM fits) OR fit_id IN "             \
     "(SELECT id FROM fits WHERE experiment_id = ?1 AND target = ?2)"
-enum { S_DEL_COND, S_DEL_SURV, S_DEL_KS, S_DEL_REF, S_DEL_PRED, S_DEL, S_FIT, S_COND, S_SURV,
-       S_KS, S_REF, S_PRED, S_N };
+enum { S_DEL_COND, S_DEL_SURV, S_DEL_KS, S_DEL_DRIFT, S_DEL_REF, S_DEL_PRED, S_DEL, S_FIT,
+       S_COND, S_SURV, S_KS, S_DRIFT, S_REF, S_PRED, S_N };
 static const char *const save_sql[S_N] = {
     [S_DEL_COND] = DELETE_CHILDREN("fit_conditions"),
     [S_DEL_SURV] = DELETE_CHILDREN("fit_survival"),
     [S_DEL_KS] = DELETE_CHILDREN("fit_ks"),
+    [S_DEL_DRIFT] = DELETE_CHILDREN("fit_drift"),
     [S_DEL_REF] = DELETE_CHILDREN("fit_references"),
     [S_DEL_PRED] = DELETE_CHILDREN("fit_predictions"),
     [S_DEL] = "DELETE FROM fits WHERE experiment_id = ?1 AND target = ?2",
     [S_FIT] = "INSERT INTO fits (experiment_id, target, horizon, level, survival_ci, bootstrap, "
-              "seed, ks_reference, alpha, t_rel, unfinished_runs) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+              "seed, ks_reference, alpha, t_rel, unfinished_runs, t_rel_lo, t_rel_hi, "
+              "relax_window, relax_tolerance, relax_floor) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [S_COND] = "INSERT INTO fit_conditions (fit_id, protocol, timing, frequency, runs, reached, "
                "censored, diverged, restricted_mean, restricted_mean_lo, restricted_mean_hi, "
                "median, median_lo, median_hi, tail_t0, tail_rate, tail_rate_se, "
@@ -210,6 +212,7 @@ static const char *const save_sql[S_N] = {
                "events, censored, survival, lo, hi) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [S_KS] = "INSERT INTO fit_ks (fit_id, epoch, statistic, p_value) VALUES (?1, ?2, ?3, ?4)",
+    [S_DRIFT] = "INSERT INTO fit_drift (fit_id, epoch, distance) VALUES (?1, ?2, ?3)",
     [S_REF] = "INSERT INTO fit_references (fit_id, protocol, timing, reference, tp_runs, tp_mean, "
               "tp_lo, tp_hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_PRED] = "INSERT INTO fit_predictions (fit_id, protocol, timing, frequency, model, "
@@ -235,6 +238,15 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
     sqlite3_bind_double(q, 9, f->opt.alpha);
     bind_pos_int(q, 10, f->t_rel);
     sqlite3_bind_int(q, 11, f->excluded_unfinished);
+    bind_pos_int(q, 12, f->t_rel_hi > 0 ? f->t_rel_lo : 0);
+    bind_pos_int(q, 13, f->t_rel_hi);
+    if (f->n_drift > 0) {
+        sqlite3_bind_int(q, 14, f->opt.ks_window);
+        sqlite3_bind_double(q, 15, f->opt.relax_tolerance);
+        sqlite3_bind_double(q, 16, f->relax_floor);
+    } else {
+        for (int k = 14; k <= 16; k++) sqlite3_bind_null(q, k);
+    }
     if (fpt_sql_insert(s, q, err)) return -1;
     const int64_t id = sqlite3_last_insert_rowid(fpt_store_sqlite(s));
     for (int k = 0; k < f->n_conditions; k++) {
@@ -271,6 +283,13 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
             sqlite3_bind_double(q, 11, p->hi);
             if (fpt_sql_insert(s, q, err)) return -1;
         }
+    }
+    for (int i = 0; i < f->n_drift; i++) {
+        q = st[S_DRIFT];
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int(q, 2, i + 1);
+        sqlite3_bind_double(q, 3, f->drift[i]);
+        if (fpt_sql_insert(s, q, err)) return -1;
     }
     for (int i = 0; i < f->n_ks; i++) {
         q = st[S_KS];
@@ -422,6 +441,25 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     }
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
+    // The drift D(t) behind t_rel (schema 6).
+    if (fpt_sql_prep(s,
+             "SELECT epoch, distance, (SELECT max(epoch) FROM fit_drift WHERE fit_id = ?1) "
+             "FROM fit_drift WHERE fit_id = ?1 ORDER BY epoch",
+             &st, err))
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!f->drift) {
+            n = sqlite3_column_int(st, 2);
+            f->drift = calloc((size_t)n + 1, sizeof *f->drift);
+            if (!f->drift) goto oom;
+            f->n_drift = n;
+        }
+        int e = sqlite3_column_int(st, 0);
+        if (e >= 1 && e <= f->n_drift) f->drift[e - 1] = sqlite3_column_double(st, 1);
+    }
+    if (rc != SQLITE_DONE) goto sql_fail;
+    sqlite3_finalize(st);
     // References.
     if (fpt_sql_prep(s,
              "SELECT protocol, timing, reference, tp_runs, tp_mean, tp_lo, tp_hi, "
@@ -498,7 +536,8 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
     sqlite3_stmt *st;
     if (fpt_sql_prep(s,
              "SELECT id, target, horizon, level, survival_ci, bootstrap, seed, ks_reference, "
-             "alpha, t_rel, unfinished_runs FROM fits WHERE experiment_id = ?1 ORDER BY target",
+             "alpha, t_rel, unfinished_runs, t_rel_lo, t_rel_hi, relax_window, relax_tolerance, "
+             "relax_floor FROM fits WHERE experiment_id = ?1 ORDER BY target",
              &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, exp_id);
@@ -529,6 +568,13 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
         f->opt.alpha = sqlite3_column_double(st, 8);
         f->t_rel = col_int0(st, 9);
         f->excluded_unfinished = sqlite3_column_int(st, 10);
+        f->t_rel_lo = col_int0(st, 11);
+        f->t_rel_hi = col_int0(st, 12);
+        if (sqlite3_column_type(st, 13) != SQLITE_NULL) {   // stored since schema 6
+            f->opt.ks_window = sqlite3_column_int(st, 13);
+            f->opt.relax_tolerance = sqlite3_column_double(st, 14);
+            f->relax_floor = sqlite3_column_double(st, 15);
+        }
         f->mean_t = f->mean_t2 = NAN;
         if (load_one(s, sqlite3_column_int64(st, 0), f, err)) goto fail;
     }
