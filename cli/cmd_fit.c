@@ -20,7 +20,7 @@ static const char fit_usage[] =
     "usage: fptfarm fit DB [--experiment NAME] [--target 72[,60]] [--reference TAU]\n"
     "                      [--reference-p P] [--bootstrap 1000] [--seed 1] [--level 0.95]\n"
     "                      [--ci log-log|log]\n"
-    "                      [--relax-tolerance 0.05] [--relax-window 5]\n"
+    "                      [--relax-tolerance 0.05] [--relax-window 5] [--qss-tolerance 0.1]\n"
     "                      [--ks-reference EPOCH] [--alpha 0.05] [--min-runs 10]\n"
     "                      [--tail-from EPOCH] [--quiet]";
 
@@ -97,6 +97,8 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
         else if (!strcmp(a, "--ks-reference")) rc = integer(a, v, 2, 1e6, &o.ks_reference, err);
         else if (!strcmp(a, "--relax-tolerance"))
             rc = number(a, v, 0, 1, &o.relax_tolerance, err);
+        else if (!strcmp(a, "--qss-tolerance"))
+            rc = number(a, v, 0.001, 1, &o.qss_tolerance, err);
         else if (!strcmp(a, "--relax-window")) rc = integer(a, v, 1, 1e5, &o.ks_window, err);
         else if (!strcmp(a, "--min-runs")) rc = integer(a, v, 2, 1e6, &o.min_runs, err);
         else if (!strcmp(a, "--tail-from")) rc = integer(a, v, 1, 1e6, &o.tail_t0, err);
@@ -116,8 +118,7 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
     fpt_store_close(s);
     if (rc == 0 && !quiet)
         printf("Stored in %s (tables fits, fit_conditions, fit_survival, fit_drift, fit_ks, "
-               "fit_references, "
-               "fit_predictions; view v_fit_check). Figures: fptfarm plot %s\n",
+               "fit_references, fit_predictions, fit_qss; view v_fit_check). Figures: fptfarm plot %s\n",
                db, db);
     return rc;
 }

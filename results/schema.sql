@@ -396,3 +396,39 @@ CREATE TABLE fit_drift (
     distance REAL NOT NULL CHECK (distance BETWEEN 0 AND 1),
     PRIMARY KEY (fit_id, epoch)
 ) WITHOUT ROWID;
+
+-- The QSS check (docs/SCIENCE.md s4.6): where the data confirm the response
+-- model.  Per periodic protocol with a reference, every measured period's
+-- restricted mean FPT against the model fed by each other period that can
+-- serve as a reference (kind 'loo'), and the post-perturbation laws of
+-- neighbouring reference periods (kind 'law').  rel = (predicted -
+-- measured) / measured with its bootstrap interval; verdict at the fit's
+-- qss_tolerance; decisive = 1 marks the comparison a period's verdict rests
+-- on.  fit_references gets the confirmed range and the nearest contradicted
+-- periods; fit_predictions the support at each period.  Fits stored before
+-- version 6 have no rows here and 'untested' support.
+ALTER TABLE fits ADD COLUMN qss_tolerance REAL;          -- on |rel|; NULL: stored before v6
+ALTER TABLE fit_references ADD COLUMN confirmed_lo REAL;        -- periods, epochs; NULL: none
+ALTER TABLE fit_references ADD COLUMN confirmed_hi REAL;
+ALTER TABLE fit_references ADD COLUMN contradicted_below REAL;  -- fails at tau <= this
+ALTER TABLE fit_references ADD COLUMN contradicted_above REAL;  -- fails at tau >= this
+ALTER TABLE fit_predictions ADD COLUMN support TEXT NOT NULL DEFAULT 'untested'
+    CHECK (support IN ('untested', 'confirmed', 'contradicted', 'inconclusive'));
+
+CREATE TABLE fit_qss (
+    fit_id    INTEGER NOT NULL REFERENCES fits (id) ON DELETE CASCADE,
+    protocol  TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('loo', 'law')),
+    tau       REAL NOT NULL,       -- loo: the measured period; law: the later period
+    from_tau  REAL NOT NULL,       -- loo: the period whose runs feed the model; law: the earlier
+    horizon   INTEGER NOT NULL,    -- epochs the means are restricted to
+    predicted REAL,                -- loo: mean FPT from from_tau; law: <T_p> after from_tau
+    measured  REAL,                -- loo: measured at tau; law: <T_p> after tau
+    distance  REAL,                -- law: KS distance of the two laws; loo: NULL
+    rel       REAL,
+    rel_lo    REAL,
+    rel_hi    REAL,
+    verdict   TEXT NOT NULL CHECK (verdict IN ('confirmed', 'contradicted', 'inconclusive')),
+    decisive  INTEGER NOT NULL CHECK (decisive IN (0, 1)),
+    PRIMARY KEY (fit_id, protocol, kind, tau, from_tau)
+) WITHOUT ROWID;

@@ -217,11 +217,11 @@ Test(store_schema, creates_tables_views_and_version) {
                              "fits",           "fit_conditions", "fit_survival", "fit_ks",
                              "fit_references", "fit_predictions", "v_fit_check",
                              "campaign_decisions", "campaign_summary", "farm", "lease",
-                             "experiment_files", "fit_drift"};
+                             "experiment_files", "fit_drift", "fit_qss"};
     for (size_t i = 0; i < sizeof objects / sizeof *objects; i++)
         cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = ?1", objects[i]),
                      1, "%s missing", objects[i]);
-    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 16);
+    cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'", NULL), 17);
     cr_assert_eq(raw_int(db, "PRAGMA application_id", NULL), 0x46505446, "\"FPTF\"");
     cr_assert_eq(raw_int(db, "SELECT length(database_id) FROM farm", NULL), 32);
     cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'", NULL), 4);

@@ -37,6 +37,7 @@ const fpt_fit_options fpt_fit_options_default = {
     .level = 0.95,
     .ci = FPT_CI_LOGLOG,
     .min_runs = 10,
+    .qss_tolerance = 0.10,
     .restart_protocol = "reset",
 };
 
@@ -52,6 +53,7 @@ void fpt_fit_free(fpt_fit *f) {
     free(f->conditions);
     free(f->protocols);
     free(f->predictions);
+    free(f->qss);
     free(f->ks_d);
     free(f->ks_p);
     free(f->drift);
@@ -129,19 +131,6 @@ static int group_cmp(const void *pa, const void *pb) {
 }
 
 // ---- Kaplan-Meier on counts (the bootstrap's fast path) ----------------------
-
-// S[0..h] from events d[t] and censorings c[t], t = 1..h, over n runs.  The
-// same product as fpt_km_fit (survival.c), without the bookkeeping.
-static void km_counts(const int *d, const int *c, int n, int h, double *S) {
-    int at_risk = n;
-    double s = 1.0;
-    S[0] = 1.0;
-    for (int t = 1; t <= h; t++) {
-        if (d[t] > 0 && at_risk > 0) s *= 1.0 - (double)d[t] / at_risk;
-        S[t] = s;
-        at_risk -= d[t] + c[t];
-    }
-}
 
 // sum_{t < tau} S(t) for tau <= h.
 static double rmean(const double *S, int tau) {
@@ -635,7 +624,7 @@ static int references(work *w, fpt_fit *f, fpt_err *err) {
             free(d), free(c);
             return fpt_fail(err, "fit: out of memory");
         }
-        km_counts(d, c, P->tp_runs, hp, w->Sp[p]);
+        fpt_km_counts(d, c, P->tp_runs, hp, w->Sp[p]);
         for (int t = hp + 1; t <= w->h; t++) w->Sp[p][t] = w->Sp[p][hp];
         P->reference = q->frequency;
         P->tp_mean = rmean(w->Sp[p], hp);
@@ -766,8 +755,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// Percentile interval of v[0..n) (sorted in place); NAN entries are left out.
-static void percentile(double *v, int n, double level, double *lo, double *hi) {
+void fpt_fit_percentile(double *v, int n, double level, double *lo, double *hi) {
     int m = 0;
     for (int i = 0; i < n; i++)
         if (!isnan(v[i])) v[m++] = v[i];
@@ -800,7 +788,7 @@ static int resample(const work *w, const fpt_fit *f, int b, double *out, int *d,
         }
         counts(g->o, idx, g->n, h, d, c);
         double *Sk = k == 0 ? S : Sq;
-        km_counts(d, c, g->n, h, Sk);
+        fpt_km_counts(d, c, g->n, h, Sk);
         out[k] = rmean(Sk, h);
         if (k == 0) moments(S, h, tail_hazard(d, c, h, w->opt.tail_t0), &m1, &m2);
         for (int p = 0; p < f->n_protocols; p++) {
@@ -812,7 +800,7 @@ static int resample(const work *w, const fpt_fit *f, int b, double *out, int *d,
                 tpB[p] = NAN;
                 continue;
             }
-            km_counts(d, c, n, hp, SpB[p]);
+            fpt_km_counts(d, c, n, hp, SpB[p]);
             for (int t = hp + 1; t <= h; t++) SpB[p][t] = SpB[p][hp];
             tpB[p] = rmean(SpB[p], hp);
         }
@@ -872,7 +860,7 @@ static int bootstrap(const work *w, fpt_fit *f, fpt_err *err) {
     for (int j = 0; j < nv; j++) {
         for (int b = 0; b < B; b++) col[b] = val[(size_t)b * nv + j];
         double lo, hi;
-        percentile(col, B, L, &lo, &hi);
+        fpt_fit_percentile(col, B, L, &lo, &hi);
         if (j < f->n_conditions) {
             f->conditions[j].rm_lo = lo, f->conditions[j].rm_hi = hi;
         } else if (j < f->n_conditions + f->n_protocols) {
@@ -943,7 +931,7 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
             goto fail;
         }
         counts(w.g[0].o, NULL, w.g[0].n, w.h, d, c);
-        km_counts(d, c, w.g[0].n, w.h, w.base_S);
+        fpt_km_counts(d, c, w.g[0].n, w.h, w.base_S);
         w.base_hz = tail_hazard(d, c, w.h, w.opt.tail_t0);
         moments(w.base_S, w.h, w.base_hz, &f->mean_t, &f->mean_t2);
         free(d), free(c);
@@ -953,6 +941,7 @@ int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *f, fp
     f->opt = w.opt;
     if (evaluate(&w, f, err) || bootstrap(&w, f, err)) goto fail;
     attach_measured(f);
+    if (fpt_qss_check(runs, f, err)) goto fail;
     work_free(&w);
     return 0;
 fail:

@@ -32,6 +32,26 @@ typedef enum fpt_model {
 
 const char *fpt_model_name(fpt_model m);   // "qss", "renewal", "restart", "linear"
 
+// How the data bear on the QSS model at a period (docs/SCIENCE.md s4.6), from
+// the QSS check (qss_check.c): a measured period is confirmed when the model,
+// fed by another period's runs, predicts its mean FPT within the tolerance;
+// contradicted when the interval of that relative error lies wholly outside
+// it; inconclusive otherwise (more runs would decide).  Periods between
+// confirmed measured ones are confirmed; periods at or beyond a contradicted
+// one, away from the confirmed block, are contradicted; the rest untested.
+typedef enum fpt_support {
+    FPT_SUPPORT_UNTESTED = 0,
+    FPT_SUPPORT_CONFIRMED,
+    FPT_SUPPORT_CONTRADICTED,
+    FPT_SUPPORT_INCONCLUSIVE,
+    FPT_SUPPORT_COUNT
+} fpt_support;
+
+// "untested", "confirmed", "contradicted", "inconclusive"; NULL if out of range.
+const char *fpt_support_name(fpt_support s);
+// The support named s; -1 if none.
+int fpt_support_parse(const char *s);
+
 // One point of a survival curve: S(epoch) with its pointwise interval.
 typedef struct fpt_curve_point {
     int epoch;                      // 0..horizon
@@ -69,7 +89,37 @@ typedef struct fpt_fit_protocol {
     double tp_tail;                 // S_p at the end of the T_p horizon: > 0 means <T_p>
                                     // is a restricted mean (some runs never reached)
     char why[400];                  // reference == 0: what is missing
+    // The QSS check's verdict on this protocol's periods (periodic timing
+    // with a reference; all 0 otherwise).  Measured periods bounding the
+    // longest run of confirmed ones (the model holds between them), and the
+    // contradicted periods nearest to it below and above (the model fails
+    // at and beyond them); 0 = none.
+    double confirmed_lo, confirmed_hi;
+    double contradicted_below, contradicted_above;
 } fpt_fit_protocol;
+
+// One comparison of the QSS check (qss_check.c), periodic timing.
+typedef enum fpt_qss_kind {
+    FPT_QSS_LOO,   // the mean FPT at tau predicted from the runs at `from`
+    FPT_QSS_LAW,   // the post-perturbation laws after `from` and after tau
+} fpt_qss_kind;
+
+typedef struct fpt_qss_test {
+    char protocol[FPT_FIT_NAME];
+    fpt_qss_kind kind;
+    double tau, from;               // periods, epochs (LAW: from < tau)
+    int horizon;                    // epochs the means are restricted to:
+                                    // LOO the fit's horizon H, LAW H - tau
+    double predicted, measured;     // LOO: E[min(T, H)] predicted from `from`'s
+                                    // post-perturbation law and measured at tau;
+                                    // LAW: <T_p> restricted to `horizon` after
+                                    // `from` and after tau (epochs)
+    double distance;                // LAW: sup_t |S_p,from(t) - S_p,tau(t)|, t <= horizon
+                                    // (a KS distance between KM curves); LOO: NAN
+    double rel, rel_lo, rel_hi;     // (predicted - measured) / measured, interval
+    fpt_support verdict;            // confirmed, contradicted or inconclusive
+    int decisive;                   // LOO: the comparison tau's verdict rests on
+} fpt_qss_test;
 
 // A prediction of the mean FPT at one frequency by one model.
 typedef struct fpt_fit_prediction {
@@ -81,7 +131,10 @@ typedef struct fpt_fit_prediction {
     int has_measured;               // runs exist at this frequency:
     double measured, measured_lo, measured_hi;   // their KM restricted mean
     double rel_error;               // (predicted - measured) / measured
-    int valid;                      // 1: period >= t_rel, inside the model's domain
+    fpt_support support;            // the QSS check's verdict at this frequency
+    int valid;                      // 1: inside the model's domain: confirmed, or
+                                    // untested/inconclusive with period >= t_rel
+                                    // (geometric: 1/p >= t_rel)
 } fpt_fit_prediction;
 
 // Settings of a fit (fpt_fit_options_default gives the defaults).
@@ -101,6 +154,8 @@ typedef struct fpt_fit_options {
     double level;                   // interval level (0.95)
     fpt_ci_kind ci;                 // survival interval transform (log-log)
     int min_runs;                   // fewest runs for a condition to be used (10)
+    double qss_tolerance;           // the QSS check: |relative error| the model may
+                                    // make at a measured period (0.10)
     // The protocol whose mean FPT is predicted from the baseline alone, as
     // a full restart at every period: its predictions carry its name.  The
     // analysis knows no protocols; the default is the protocol table's
@@ -137,6 +192,8 @@ typedef struct fpt_fit {
     fpt_fit_protocol *protocols;
     int n_predictions;
     fpt_fit_prediction *predictions;
+    int n_qss;                      // the QSS check's comparisons
+    fpt_qss_test *qss;
     // Baseline moments for the linear response (tail-extrapolated, NAN if not).
     double mean_t, mean_t2;
     // What could not be done, one line each ("no geometric runs ...").
@@ -163,6 +220,23 @@ void fpt_fit_free(fpt_fit *f);
 // target (campaign/fit_db.c); the adaptive planner's interim fits do not ask
 // (their early batches are small by design).
 int fpt_fit_reachable(const fpt_fit *f, fpt_err *err);
+
+// The percentile bootstrap interval of v[0..n) at level (docs/SCIENCE.md
+// s4.7): v is sorted in place, NAN entries left out (infinities kept); lo =
+// v[floor(a (m - 1))], hi = v[ceil((1 - a)(m - 1))] over the m others, a =
+// (1 - level) / 2; both NAN when m = 0.
+void fpt_fit_percentile(double *v, int n, double level, double *lo, double *hi);
+
+// The QSS check (qss_check.c, docs/SCIENCE.md s4.6), run by fpt_fit_run once
+// the predictions and their intervals are made: for each periodic protocol
+// with a reference, every measured period's mean FPT predicted from every
+// other period that can serve as a reference (leave-one-out), the
+// post-perturbation laws of neighbouring such periods compared, each
+// measured period's verdict, the protocol's confirmed and contradicted
+// ranges, and every prediction's support and validity.  Intervals from its
+// own bootstrap over runs (min(opt.bootstrap, 400) resamples, stream
+// FPT_RNG_QSS); with no bootstrap the verdicts rest on the point values.
+int fpt_qss_check(const fpt_runs *runs, fpt_fit *f, fpt_err *err);
 
 // Lookups by condition (NULL when absent; frequencies matched by their key,
 // analysis/condition.h).

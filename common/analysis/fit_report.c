@@ -109,6 +109,119 @@ static void report_conditions(const fpt_fit *f, FILE *out) {
     fprintf(out, "\n");
 }
 
+// The last column of a measured row: the reference, the QSS check's verdict,
+// or why the prediction is outside the model.
+static const char *row_note(const fpt_fit *f, const fpt_fit_protocol *P,
+                            const fpt_fit_prediction *x, const fpt_fit_condition *c, char *buf,
+                            size_t cap) {
+    const int is_ref =
+        fpt_frequency_key(c->timing, c->frequency) == fpt_frequency_key(c->timing, P->reference);
+    const char *v = x->support != FPT_SUPPORT_UNTESTED ? fpt_support_name(x->support) : NULL;
+    if (is_ref) snprintf(buf, cap, "reference%s%s", v ? ", " : "", v ? v : "");
+    else if (v) snprintf(buf, cap, "%s%s", v, x->valid ? "" : ": outside the model");
+    else if (!x->valid)
+        snprintf(buf, cap, "outside the model: %s < t_rel",
+                 strcmp(c->timing, "geometric") ? "tau" : "1/p");
+    else buf[0] = 0;
+    (void)f;
+    return buf;
+}
+
+// "3, 5" for the measured periods of P whose decisive verdict is v.
+static void periods_with(const fpt_fit *f, const fpt_fit_protocol *P, fpt_support v, char *buf,
+                         size_t cap) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < f->n_qss && n + 16 < cap; i++) {
+        const fpt_qss_test *x = &f->qss[i];
+        if (x->kind == FPT_QSS_LOO && x->decisive && x->verdict == v &&
+            !strcmp(x->protocol, P->protocol))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%g", n ? ", " : "", x->tau);
+    }
+}
+
+// The QSS check of one periodic protocol (docs/SCIENCE.md s4.6): where the
+// model is confirmed, contradicted, untested; the leave-one-out matrix; the
+// post-perturbation laws of neighbouring reference periods.
+static void report_qss(const fpt_fit *f, const fpt_fit_protocol *P, FILE *out) {
+    double from[8];
+    int nf = 0, any = 0;
+    for (int i = 0; i < f->n_qss; i++) {
+        const fpt_qss_test *x = &f->qss[i];
+        if (strcmp(x->protocol, P->protocol) || x->kind != FPT_QSS_LOO) continue;
+        any = 1;
+        int k = 0;
+        while (k < nf && from[k] != x->from) k++;
+        if (k == nf && nf < 8) from[nf++] = x->from;
+    }
+    if (!any) {
+        if (strcmp(P->timing, "geometric"))
+            fprintf(out, "  QSS check: untested: it needs runs at two or more periods (>= %d "
+                         "runs each).\n", f->opt.min_runs);
+        return;
+    }
+    const double tol = 100 * f->opt.qss_tolerance;
+    char con[160], inc[160], ctr[160];
+    periods_with(f, P, FPT_SUPPORT_CONFIRMED, con, sizeof con);
+    periods_with(f, P, FPT_SUPPORT_INCONCLUSIVE, inc, sizeof inc);
+    periods_with(f, P, FPT_SUPPORT_CONTRADICTED, ctr, sizeof ctr);
+    fprintf(out, "  QSS check (each measured mean FPT against the model fed by another period's "
+                 "runs, both restricted to %d epochs; tolerance +-%g%%):\n", f->horizon, tol);
+    if (P->confirmed_lo > 0)
+        fprintf(out, "    the model holds for tau %g..%g (confirmed at every measured period "
+                     "there)", P->confirmed_lo, P->confirmed_hi);
+    else
+        fprintf(out, "    confirmed nowhere as a range");
+    if (P->contradicted_below > 0) fprintf(out, "; fails at tau <= %g", P->contradicted_below);
+    if (P->contradicted_above > 0) fprintf(out, "; fails at tau >= %g", P->contradicted_above);
+    fprintf(out, ".\n    measured periods: confirmed %s; contradicted %s; inconclusive (more runs "
+                 "would decide) %s. Elsewhere untested: predictions there are used only at tau "
+                 ">= t_rel.\n",
+            con[0] ? con : "none", ctr[0] ? ctr : "none", inc[0] ? inc : "none");
+    // The leave-one-out matrix: rel. error of the prediction from each
+    // reference period; * marks the one the verdict rests on.
+    fprintf(out, "    relative error of the prediction at tau (rows) from the runs at each period "
+                 "(columns; * = the one the verdict rests on):\n    %15s: ", "tau");
+    for (int k = 0; k < nf; k++) fprintf(out, " from %-5g", from[k]);
+    fprintf(out, "\n");
+    double row = NAN;
+    for (int i = 0; i <= f->n_qss; i++) {
+        const fpt_qss_test *x = i < f->n_qss ? &f->qss[i] : NULL;
+        if (x && (strcmp(x->protocol, P->protocol) || x->kind != FPT_QSS_LOO)) continue;
+        if (!x || x->tau != row) {
+            if (!isnan(row)) fprintf(out, "\n");
+            if (!x) break;
+            row = x->tau;
+            fprintf(out, "    %15g: ", row);
+            // cells in the order of from[]
+            for (int k = 0; k < nf; k++) {
+                const fpt_qss_test *y = NULL;
+                for (int j = i; j < f->n_qss && !y; j++)
+                    if (f->qss[j].kind == FPT_QSS_LOO && f->qss[j].tau == row &&
+                        f->qss[j].from == from[k] && !strcmp(f->qss[j].protocol, P->protocol))
+                        y = &f->qss[j];
+                if (!y) fprintf(out, " %-10s", "-");
+                else if (isfinite(y->rel)) {
+                    char cell[24];
+                    snprintf(cell, sizeof cell, "%+.1f%%%s", 100 * y->rel, y->decisive ? "*" : "");
+                    fprintf(out, " %-10s", cell);
+                } else fprintf(out, " %-10s", "n/a");
+            }
+        }
+    }
+    for (int i = 0; i < f->n_qss; i++) {
+        const fpt_qss_test *x = &f->qss[i];
+        if (strcmp(x->protocol, P->protocol) || x->kind != FPT_QSS_LAW) continue;
+        char ci[48] = "";
+        if (isfinite(x->rel_lo))
+            snprintf(ci, sizeof ci, " [%+.1f%%, %+.1f%%]", 100 * x->rel_lo, 100 * x->rel_hi);
+        fprintf(out, "    law after tau %g vs %g (%d epochs): KS distance %.3f, <T_p> %.2f vs "
+                     "%.2f (%+.1f%%%s): %s\n",
+                x->from, x->tau, x->horizon, x->distance, x->predicted, x->measured,
+                100 * x->rel, ci, fpt_support_name(x->verdict));
+    }
+}
+
 static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *out) {
     const int geometric = !strcmp(P->timing, "geometric");
     if (!(P->reference > 0)) {
@@ -139,7 +252,7 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
         const fpt_fit_prediction *x =
             fpt_fit_prediction_of(f, P->protocol, P->timing, c->frequency, m);
         if (!x) continue;
-        char a[64], b[64], rn[24] = "", rs[24] = "";
+        char a[64], b[64], rn[24] = "", rs[24] = "", note[64];
         if (!geometric) {
             const fpt_fit_prediction *r =
                 fpt_fit_prediction_of(f, P->protocol, P->timing, c->frequency,
@@ -152,18 +265,14 @@ static void report_protocol(const fpt_fit *f, const fpt_fit_protocol *P, FILE *o
             if (r) with_ci(r->predicted, NAN, NAN, rn, sizeof rn);
             if (z) with_ci(z->predicted, NAN, NAN, rs, sizeof rs);
         }
-        fprintf(out, "  %9g  %-24s %-24s %+8.1f%%  %-9s %-9s%s\n", c->frequency,
+        fprintf(out, "  %9g  %-24s %-24s %+8.1f%%  %-9s %-9s  %s\n", c->frequency,
                 with_ci(c->rm, c->rm_lo, c->rm_hi, a, sizeof a),
                 with_ci(x->predicted, x->lo, x->hi, b, sizeof b), 100 * x->rel_error, rn, rs,
-                x->valid ? (fpt_frequency_key(c->timing, c->frequency) ==
-                                    fpt_frequency_key(c->timing, P->reference)
-                                ? "  (reference)"
-                                : "")
-                         : (geometric ? "  outside the model: 1/p < t_rel"
-                                      : "  outside the model: tau < t_rel"));
+                row_note(f, P, x, c, note, sizeof note));
         shown++;
     }
     if (!shown) fprintf(out, "  (no measured frequencies to compare)\n");
+    report_qss(f, P, out);
     fprintf(out, "\n");
 }
 
@@ -210,9 +319,13 @@ void fpt_fit_report(const fpt_fit *f, FILE *out) {
     }
     char name[96], v[64];
     if (bp)
-        fprintf(out, "Best predicted (model valid, tau >= t_rel): %s: mean FPT %s epochs.\n",
+        fprintf(out, "Best predicted (where the model is confirmed, or untested at tau >= t_rel): %s: "
+                "mean FPT %s epochs%s.\n",
                 fpt_condition_label(bp->protocol, bp->timing, bp->frequency, name, sizeof name),
-                with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v));
+                with_ci(bp->predicted, bp->lo, bp->hi, v, sizeof v),
+                bp->support == FPT_SUPPORT_CONFIRMED ? " (confirmed by measured periods)"
+                : bp->model == FPT_MODEL_QSS          ? " (untested: no measured period decides it)"
+                                                      : "");
     if (bm)
         fprintf(out, "Best measured: %s: mean FPT %s epochs (%d runs).\n",
                 fpt_condition_label(bm->protocol, bm->timing, bm->frequency, name, sizeof name),

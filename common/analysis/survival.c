@@ -179,3 +179,14 @@ double fpt_km_extrapolated_second_moment(const fpt_km *km, int horizon, const fp
     for (int t = 0; t < horizon; t++) m2 += (2.0 * t + 1.0) * fpt_km_survival(km, t);
     return m2 + fpt_km_survival(km, horizon) * s2;
 }
+
+void fpt_km_counts(const int *d, const int *c, int n, int h, double *S) {
+    int at_risk = n;
+    double s = 1.0;
+    S[0] = 1.0;
+    for (int t = 1; t <= h; t++) {
+        if (d[t] > 0 && at_risk > 0) s *= 1.0 - (double)d[t] / at_risk;
+        S[t] = s;
+        at_risk -= d[t] + c[t];
+    }
+}

@@ -31,6 +31,11 @@ typedef struct fpt_km {
 int fpt_km_fit(fpt_km *km, const int *time, const int *event, size_t n, fpt_err *err);
 void fpt_km_free(fpt_km *km);
 
+// The same product on counts, for resampling loops that cannot afford the
+// bookkeeping: S[0..h] from events d[t] and censorings c[t] (t = 1..h; index
+// 0 unused) over n runs, each run counted once at its time (clamped to h).
+void fpt_km_counts(const int *d, const int *c, int n, int h, double *S);
+
 // S(t) for any t >= 0 (1 before the first event).
 double fpt_km_survival(const fpt_km *km, int t);
 // Greenwood standard error of S(t).

@@ -29,6 +29,7 @@ enum fpt_rng_purpose {
     FPT_RNG_REPLAY = 8,       // replay's permutation of a condition's runs (replay.c);
                               // seed = hash of the condition, stream 0
     FPT_RNG_RELAX = 9,        // the relaxation time's bootstrap over runs; stream = resample
+    FPT_RNG_QSS = 10,         // the QSS check's bootstrap over runs; stream = resample
     FPT_RNG_TEST = 99,        // tests
 };
 

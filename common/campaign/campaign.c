@@ -67,6 +67,7 @@ typedef struct cand {
     double m, m_lo, m_hi;        // measured restricted mean and interval
     int predicted;
     double p, p_lo, p_hi;        // predicted mean and interval
+    fpt_support support;         // the QSS check's verdict at this period (fit.h)
     int live, dropped, chosen;   // from the history
     int need;                    // confirm: runs wanted this step
 } cand;
@@ -171,9 +172,12 @@ static void refit(planner *P, const fpt_runs *runs) {
                                                           : FPT_MODEL_QSS;
         const fpt_fit_prediction *x =
             fpt_fit_prediction_of(&P->fit, c->protocol, c->timing, c->freq, model);
-        if (x && !isnan(x->predicted)) {
+        // A prediction the QSS check contradicts (at or beyond a measured
+        // period the model misses) does not steer the search.
+        if (x && !isnan(x->predicted) && x->support != FPT_SUPPORT_CONTRADICTED) {
             c->predicted = 1;
             c->p = x->predicted, c->p_lo = x->lo, c->p_hi = x->hi;
+            c->support = x->support;
         }
     }
 }
@@ -311,11 +315,13 @@ static cand *promote(planner *P, double below, const char *why) {
     n->live = n->chosen = 1;
     char lbl[96];
     fpt_condition_label(n->protocol, n->timing, n->freq, lbl, sizeof lbl);
-    fpt_decision *d = add(P, FPT_PHASE_CONFIRM, FPT_ACT_CANDIDATE, n, "%s%s", why,
-                          n->freq < (P->have_fit ? P->fit.t_rel : 0) &&
-                                  strcmp(n->timing, "geometric")
-                              ? " (below t_rel: outside the model, so it must be measured)"
-                              : "");
+    const int under_t_rel =
+        n->freq < (P->have_fit ? P->fit.t_rel : 0) && strcmp(n->timing, "geometric");
+    fpt_decision *d =
+        add(P, FPT_PHASE_CONFIRM, FPT_ACT_CANDIDATE, n, "%s%s", why,
+            n->support == FPT_SUPPORT_CONFIRMED ? " (the model is confirmed there by measured periods)"
+            : under_t_rel ? " (below t_rel: outside the model, so it must be measured)"
+                    : "");
     set_estimate(d, FPT_BASIS_PREDICTED, n->p, n->p_lo, n->p_hi);
     return n;
 }

@@ -188,8 +188,8 @@ static void bind_condition_key(sqlite3_stmt *st, int64_t fit_id, const char *pro
 #define DELETE_CHILDREN(table)                                                                   \
     "DELETE FROM " table " WHERE fit_id NOT IN (SELECT id FROM fits) OR fit_id IN "             \
     "(SELECT id FROM fits WHERE experiment_id = ?1 AND target = ?2)"
-enum { S_DEL_COND, S_DEL_SURV, S_DEL_KS, S_DEL_DRIFT, S_DEL_REF, S_DEL_PRED, S_DEL, S_FIT,
-       S_COND, S_SURV, S_KS, S_DRIFT, S_REF, S_PRED, S_N };
+enum { S_DEL_COND, S_DEL_SURV, S_DEL_KS, S_DEL_DRIFT, S_DEL_REF, S_DEL_PRED, S_DEL_QSS, S_DEL,
+       S_FIT, S_COND, S_SURV, S_KS, S_DRIFT, S_REF, S_PRED, S_QSS, S_N };
 static const char *const save_sql[S_N] = {
     [S_DEL_COND] = DELETE_CHILDREN("fit_conditions"),
     [S_DEL_SURV] = DELETE_CHILDREN("fit_survival"),
@@ -197,11 +197,12 @@ static const char *const save_sql[S_N] = {
     [S_DEL_DRIFT] = DELETE_CHILDREN("fit_drift"),
     [S_DEL_REF] = DELETE_CHILDREN("fit_references"),
     [S_DEL_PRED] = DELETE_CHILDREN("fit_predictions"),
+    [S_DEL_QSS] = DELETE_CHILDREN("fit_qss"),
     [S_DEL] = "DELETE FROM fits WHERE experiment_id = ?1 AND target = ?2",
     [S_FIT] = "INSERT INTO fits (experiment_id, target, horizon, level, survival_ci, bootstrap, "
               "seed, ks_reference, alpha, t_rel, unfinished_runs, t_rel_lo, t_rel_hi, "
-              "relax_window, relax_tolerance, relax_floor) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+              "relax_window, relax_tolerance, relax_floor, qss_tolerance) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [S_COND] = "INSERT INTO fit_conditions (fit_id, protocol, timing, frequency, runs, reached, "
                "censored, diverged, restricted_mean, restricted_mean_lo, restricted_mean_hi, "
                "median, median_lo, median_hi, tail_t0, tail_rate, tail_rate_se, "
@@ -214,11 +215,21 @@ static const char *const save_sql[S_N] = {
     [S_KS] = "INSERT INTO fit_ks (fit_id, epoch, statistic, p_value) VALUES (?1, ?2, ?3, ?4)",
     [S_DRIFT] = "INSERT INTO fit_drift (fit_id, epoch, distance) VALUES (?1, ?2, ?3)",
     [S_REF] = "INSERT INTO fit_references (fit_id, protocol, timing, reference, tp_runs, tp_mean, "
-              "tp_lo, tp_hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+              "tp_lo, tp_hi, confirmed_lo, confirmed_hi, contradicted_below, contradicted_above) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [S_PRED] = "INSERT INTO fit_predictions (fit_id, protocol, timing, frequency, model, "
-               "predicted, lo, hi, measured, measured_lo, measured_hi, rel_error, valid) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+               "predicted, lo, hi, measured, measured_lo, measured_hi, rel_error, valid, support) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [S_QSS] = "INSERT INTO fit_qss (fit_id, protocol, kind, tau, from_tau, horizon, predicted, "
+              "measured, distance, rel, rel_lo, rel_hi, verdict, decisive) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 };
+
+// A period bound: NULL for 0 (none).
+static void bind_period(sqlite3_stmt *q, int i, double v) {
+    if (v > 0) sqlite3_bind_double(q, i, v);
+    else sqlite3_bind_null(q, i);
+}
 
 static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err *err) {
     for (int k = S_DEL_COND; k <= S_DEL; k++) {
@@ -247,6 +258,7 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
     } else {
         for (int k = 14; k <= 16; k++) sqlite3_bind_null(q, k);
     }
+    sqlite3_bind_double(q, 17, f->opt.qss_tolerance);
     if (fpt_sql_insert(s, q, err)) return -1;
     const int64_t id = sqlite3_last_insert_rowid(fpt_store_sqlite(s));
     for (int k = 0; k < f->n_conditions; k++) {
@@ -311,6 +323,10 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
         sqlite3_bind_double(q, 6, P->tp_mean);
         fpt_sql_bind_num(q, 7, P->tp_lo);
         fpt_sql_bind_num(q, 8, P->tp_hi);
+        bind_period(q, 9, P->confirmed_lo);
+        bind_period(q, 10, P->confirmed_hi);
+        bind_period(q, 11, P->contradicted_below);
+        bind_period(q, 12, P->contradicted_above);
         if (fpt_sql_insert(s, q, err)) return -1;
     }
     for (int i = 0; i < f->n_predictions; i++) {
@@ -328,6 +344,26 @@ static int save_rows(fpt_store *s, sqlite3_stmt **st, const fpt_fit *f, fpt_err 
             fpt_sql_bind_num(q, 12, x->rel_error);
         }
         sqlite3_bind_int(q, 13, x->valid);
+        sqlite3_bind_text(q, 14, fpt_support_name(x->support), -1, SQLITE_STATIC);
+        if (fpt_sql_insert(s, q, err)) return -1;
+    }
+    for (int i = 0; i < f->n_qss; i++) {
+        const fpt_qss_test *x = &f->qss[i];
+        q = st[S_QSS];
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_text(q, 2, x->protocol, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, x->kind == FPT_QSS_LAW ? "law" : "loo", -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 4, x->tau);
+        sqlite3_bind_double(q, 5, x->from);
+        sqlite3_bind_int(q, 6, x->horizon);
+        fpt_sql_bind_num(q, 7, x->predicted);
+        fpt_sql_bind_num(q, 8, x->measured);
+        fpt_sql_bind_num(q, 9, x->distance);
+        fpt_sql_bind_num(q, 10, x->rel);
+        fpt_sql_bind_num(q, 11, x->rel_lo);
+        fpt_sql_bind_num(q, 12, x->rel_hi);
+        sqlite3_bind_text(q, 13, fpt_support_name(x->verdict), -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 14, x->decisive);
         if (fpt_sql_insert(s, q, err)) return -1;
     }
     return 0;
@@ -463,7 +499,8 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     // References.
     if (fpt_sql_prep(s,
              "SELECT protocol, timing, reference, tp_runs, tp_mean, tp_lo, tp_hi, "
-             "(SELECT count(*) FROM fit_references WHERE fit_id = ?1) "
+             "(SELECT count(*) FROM fit_references WHERE fit_id = ?1), confirmed_lo, "
+             "confirmed_hi, contradicted_below, contradicted_above "
              "FROM fit_references WHERE fit_id = ?1 ORDER BY protocol, timing",
              &st, err))
         return -1;
@@ -480,6 +517,10 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
         P->tp_runs = sqlite3_column_int(st, 3);
         P->tp_mean = sqlite3_column_double(st, 4);
         P->tp_lo = fpt_sql_col_num(st, 5), P->tp_hi = fpt_sql_col_num(st, 6);
+        P->confirmed_lo = sqlite3_column_double(st, 8);   // NULL reads as 0: none
+        P->confirmed_hi = sqlite3_column_double(st, 9);
+        P->contradicted_below = sqlite3_column_double(st, 10);
+        P->contradicted_above = sqlite3_column_double(st, 11);
     }
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
@@ -487,7 +528,7 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
     if (fpt_sql_prep(s,
              "SELECT protocol, timing, frequency, model, predicted, lo, hi, measured, "
              "measured_lo, measured_hi, rel_error, valid, "
-             "(SELECT count(*) FROM fit_predictions WHERE fit_id = ?1) "
+             "(SELECT count(*) FROM fit_predictions WHERE fit_id = ?1), support "
              "FROM fit_predictions WHERE fit_id = ?1 ORDER BY protocol, timing, model, frequency",
              &st, err))
         return -1;
@@ -514,6 +555,37 @@ static int load_one(fpt_store *s, int64_t id, fpt_fit *f, fpt_err *err) {
         x->measured_lo = fpt_sql_col_num(st, 8), x->measured_hi = fpt_sql_col_num(st, 9);
         x->rel_error = fpt_sql_col_num(st, 10);
         x->valid = sqlite3_column_int(st, 11);
+        int sup = fpt_support_parse((const char *)sqlite3_column_text(st, 13));
+        x->support = sup >= 0 ? (fpt_support)sup : FPT_SUPPORT_UNTESTED;
+    }
+    if (rc != SQLITE_DONE) goto sql_fail;
+    sqlite3_finalize(st);
+    // The QSS check (schema 6), in the order the fit made it.
+    if (fpt_sql_prep(s,
+             "SELECT protocol, kind, tau, from_tau, horizon, predicted, measured, distance, rel, "
+             "rel_lo, rel_hi, verdict, decisive, (SELECT count(*) FROM fit_qss WHERE fit_id = ?1) "
+             "FROM fit_qss WHERE fit_id = ?1 ORDER BY protocol, kind DESC, tau, from_tau",
+             &st, err))
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!f->qss) {
+            n = sqlite3_column_int(st, 13);
+            if (!(f->qss = calloc((size_t)n + 1, sizeof *f->qss))) goto oom;
+        }
+        fpt_qss_test *x = &f->qss[f->n_qss++];
+        fpt_sql_text_col(st, 0, x->protocol, sizeof x->protocol);
+        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        x->kind = kind && !strcmp(kind, "law") ? FPT_QSS_LAW : FPT_QSS_LOO;
+        x->tau = sqlite3_column_double(st, 2);
+        x->from = sqlite3_column_double(st, 3);
+        x->horizon = sqlite3_column_int(st, 4);
+        x->predicted = fpt_sql_col_num(st, 5), x->measured = fpt_sql_col_num(st, 6);
+        x->distance = fpt_sql_col_num(st, 7), x->rel = fpt_sql_col_num(st, 8);
+        x->rel_lo = fpt_sql_col_num(st, 9), x->rel_hi = fpt_sql_col_num(st, 10);
+        int v = fpt_support_parse((const char *)sqlite3_column_text(st, 11));
+        x->verdict = v >= 0 ? (fpt_support)v : FPT_SUPPORT_INCONCLUSIVE;
+        x->decisive = sqlite3_column_int(st, 12);
     }
     if (rc != SQLITE_DONE) goto sql_fail;
     sqlite3_finalize(st);
@@ -537,7 +609,7 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
     if (fpt_sql_prep(s,
              "SELECT id, target, horizon, level, survival_ci, bootstrap, seed, ks_reference, "
              "alpha, t_rel, unfinished_runs, t_rel_lo, t_rel_hi, relax_window, relax_tolerance, "
-             "relax_floor FROM fits WHERE experiment_id = ?1 ORDER BY target",
+             "relax_floor, qss_tolerance FROM fits WHERE experiment_id = ?1 ORDER BY target",
              &st, err))
         return -1;
     sqlite3_bind_int64(st, 1, exp_id);
@@ -575,6 +647,8 @@ int fpt_store_load_fits(fpt_store *s, const char *name, fpt_fit **fits, int *n, 
             f->opt.relax_tolerance = sqlite3_column_double(st, 14);
             f->relax_floor = sqlite3_column_double(st, 15);
         }
+        if (sqlite3_column_type(st, 16) != SQLITE_NULL)
+            f->opt.qss_tolerance = sqlite3_column_double(st, 16);
         f->mean_t = f->mean_t2 = NAN;
         if (load_one(s, sqlite3_column_int64(st, 0), f, err)) goto fail;
     }
