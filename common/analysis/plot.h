@@ -8,8 +8,10 @@
 // figure again (restyle it by editing the script).  The figures:
 //
 //   survival        Kaplan-Meier S(t) against epoch t on a LOG x axis from
-//                   epoch 1 to the horizon (the perturbed curves fall within
-//                   tens of epochs, the baseline's tail runs to the horizon),
+//                   just before the first drop of any curve (that epoch / 1.5,
+//                   at least 1) to the horizon (the perturbed curves fall
+//                   within tens of epochs, the baseline's tail runs to the
+//                   horizon), the key below the plot in three columns,
 //                   one step curve per condition: the baseline black and
 //                   thick; each protocol a sequential multi-hue colour map by
 //                   period (dark = most frequent perturbation, light =

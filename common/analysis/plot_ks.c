@@ -52,7 +52,7 @@ int fpt_gp_fig_ks(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt_
     if (fit->t_rel > 0) {
         fprintf(f, "set arrow 1 from first %d, graph 0 to first %d, graph 1 nohead front "
                    "lc rgb '#2ca02c' lw 2\n"
-                   "set label 1 't_rel = %d' at first %d, graph 0.96 offset 0.6,0 left front "
+                   "set label 1 't_rel = %d' at first %d, graph 0.6 offset 0.6,0 left front "
                    "tc rgb '#2ca02c'\n",
                 fit->t_rel, fit->t_rel, fit->t_rel, fit->t_rel);
     } else {
@@ -67,7 +67,7 @@ int fpt_gp_fig_ks(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt_
                    "rotate by 90 tc rgb '#777777' font ',9'\n",
                 fit->ks_reference, fit->ks_reference, fit->ks_reference, fit->ks_reference);
     if (floored)
-        fputs("set label 3 'p-values below 1e-16 drawn at 1e-16' at graph 0.02, graph 0.04 left "
+        fputs("set label 3 'p-values below 1e-16 drawn at 1e-16' at graph 0.3, graph 0.15 left "
               "tc rgb '#555555' font ',9'\n",
               f);
     fpt_gp_plot_block(&g, s, 2, "using 1:2 with linespoints lc rgb '#1f77b4' pt 7 ps 0.5 lw 1.5",

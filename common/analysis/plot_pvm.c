@@ -53,8 +53,10 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
     }
     const int logs = hi >= LOG_RATIO * lo;
     fputs("set xlabel 'measured mean FPT (epochs; KM restricted mean)'\n"
-          "set ylabel 'predicted mean FPT (epochs)'\nset grid lc rgb '#e4e4e4'\nset size ratio -1\n"
-          "set key top left opaque box lc rgb '#cccccc' font ',8'\n",
+          "set ylabel 'predicted mean FPT (epochs)'\nset grid lc rgb '#e4e4e4'\n"
+          // Top left: over-prediction of short times, empty when the model
+          // works; the plot fills the width (not square), so there is room.
+          "set key top left opaque box lc rgb '#cccccc' font ',8' Left reverse width -3\n",
           f);
     if (logs) {
         double a, b;
@@ -90,7 +92,8 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
                     fpt_gp_add(s, q->measured, q->predicted, 0, 0);
                 }
                 if (s->n == 0) continue;
-                // Six columns: the block is written here, not by fpt_gp_plot_block.
+                // Seven columns (measured, predicted, their intervals, the
+                // frequency): the block is written here, not by fpt_gp_plot_block.
                 const int id = (*g.next_id)++;
                 fprintf(f, "$d%d << EOD\n", id);
                 for (int j = i; j < fit->n_predictions; j++) {
@@ -98,10 +101,10 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
                     if (!drawn(q) || strcmp(q->protocol, p->protocol) != 0 ||
                         (strcmp(q->timing, "geometric") == 0) != timing || !q->valid != !valid)
                         continue;
-                    fprintf(f, "%.9g %.9g %.9g %.9g %.9g %.9g\n", q->measured, q->predicted,
+                    fprintf(f, "%.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", q->measured, q->predicted,
                             end_or(q->measured_lo, q->measured, 0),
                             end_or(q->measured_hi, q->measured, 1), end_or(q->lo, q->predicted, 0),
-                            end_or(q->hi, q->predicted, 1));
+                            end_or(q->hi, q->predicted, 1), q->frequency);
                 }
                 fputs("EOD\n", f);
                 const int pt = timing ? (valid ? 5 : 4) : (valid ? 7 : 6);
@@ -115,6 +118,10 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
                 } else if (g.cmd) {
                     fputs("notitle", g.cmd);
                 }
+                // Each point labelled with its period or probability.
+                fpt_gp_clause(&g, "$d%d using 1:2:(sprintf('%s=%%g', $7)) with labels left "
+                                  "offset 0.8,0.5 font ',7' tc rgb '#555555' notitle",
+                              id, timing ? "p" : "tau");
             }
     }
     fpt_gp_clause(&g, "x with lines lc rgb '#777777' dt 2 lw 1.2 title 'predicted = measured'");

@@ -104,26 +104,46 @@ int fpt_gp_fig_survival(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt
             horizon = c->curve[c->n_curve - 1].epoch;
     }
     if (horizon < 2) horizon = 2;
-    // Log x from epoch 1 to the horizon: the perturbed curves fall within a
-    // few tens of epochs, the baseline's tail runs to the horizon, and both
-    // stay readable.  The key sits bottom left, where S < 0.9 before the
-    // first passages is empty.
+    // Log x from just before the first drop of any curve (where every S is
+    // still 1 there is nothing to see) to the horizon: the perturbed curves
+    // fall within tens of epochs, the baseline's tail runs to the horizon,
+    // and both stay readable.
+    int first_drop = horizon;
+    for (int i = 0; i < fit->n_conditions; i++) {
+        const fpt_fit_condition *c = &fit->conditions[i];
+        for (int t = 0; c->curve && t < c->n_curve; t++)
+            if (isfinite(c->curve[t].s) && c->curve[t].s < 1) {
+                if (c->curve[t].epoch < first_drop) first_drop = c->curve[t].epoch;
+                break;
+            }
+    }
+    const double x_lo = fmax(1, first_drop / 1.5);
+    char label[200], level[32];
+    fpt_gp_level(fit, level, sizeof level);
     fputs("set xlabel 'epoch t (log scale)'\nset ylabel 'S(t) = P(T > t)'\nset logscale x\n", f);
     double x0, x1;
-    fpt_gp_log_axis(f, "x", 1, horizon, 1, 1.02, &x0, &x1);
+    fpt_gp_log_axis(f, "x", x_lo, horizon, 1, 1.02, &x0, &x1);
+    // The key below the plot in three columns (a dozen curves: inside it
+    // covered curves wherever it went, on the right it took a third of the
+    // width); the note on the bands top right, where the curves are all
+    // near 1 or well below.
     fputs("set yrange [0:1.02]\nset ytics 0.1\nset grid lc rgb '#e4e4e4'\n"
-          "set key bottom left opaque box lc rgb '#cccccc' font ',8' spacing 0.9\n",
+          "set key outside bottom center horizontal maxcols 3 box lc rgb '#cccccc' font ',8' "
+          "spacing 0.9 Left reverse width -9 height 1\n",
           f);
+    snprintf(label, sizeof label, "shaded: pointwise %s%sbands, baseline and reference only",
+             level, level[0] ? " " : "");
+    fputs("set label 9 ", f);
+    fpt_gp_quote(f, label, sizeof label);
+    fputs(" at graph 0.98, graph 0.96 right front font ',9' tc rgb '#555555'\n", f);
     int n_cond = 0;
     for (int i = 0; i < fit->n_conditions; i++) n_cond += curve_has_points(&fit->conditions[i]);
     if (n_cond > 16) fputs("set key font ',7' spacing 0.8\n", f);
 
     const fpt_fit_condition *base = fpt_gp_baseline(fit);
-    char label[200], level[32];
-    fpt_gp_level(fit, level, sizeof level);
     if (base && curve_has_points(base)) {
         band_series(s, base);
-        snprintf(label, sizeof label, "baseline, pointwise %s%sband", level, level[0] ? " " : "");
+        snprintf(label, sizeof label, "baseline band");
         fpt_gp_plot_block(&g, s, 3,
                           "using 1:2:3 with filledcurves fc rgb '#000000' fs transparent solid "
                           "0.15 noborder",
@@ -175,8 +195,7 @@ int fpt_gp_fig_survival(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt
                          "using 1:2:3 with filledcurves fc rgb '#%06x' fs transparent solid 0.2 "
                          "noborder",
                          col);
-                snprintf(label, sizeof label, "%s (reference), pointwise %s%sband", name, level,
-                         level[0] ? " " : "");
+                snprintf(label, sizeof label, "%s band (reference)", name);
                 fpt_gp_plot_block(&g, s, 3, style, label);
             }
             snprintf(style, sizeof style, "using 1:2 with steps lc rgb '#%06x' lw 1.8%s", col,
