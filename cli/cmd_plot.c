@@ -51,15 +51,17 @@ int fpt_cmd_plot(int argc, char **argv, fpt_err *err) {
         const int known = !strcmp(a, "--experiment") || !strcmp(a, "--out") ||
                           !strcmp(a, "--target") || !strcmp(a, "--format") || !strcmp(a, "--size");
         if (!known)
-            return fpt_fail(err, "plot: unknown option '%s' (expected --experiment NAME, --out DIR, "
-                                 "--target PCT, --format png,svg,pdf, --size WxH, --no-title)",
+            return fpt_fail(err, "plot: unknown option '%s' (expected --experiment NAME, --out "
+                                 "DIR, --target PCT, --format png,svg,pdf, --size WxH, "
+                                 "--no-title)",
                             a);
         if (!v) return fpt_fail(err, "plot: option %s needs a value (fptfarm plot --help)", a);
         i++;
         int rc = 0;
         if (!strcmp(a, "--experiment")) experiment = v;
         else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--target")) rc = fpt_plot_parse_target(v, &target, err), have_target = 1;
+        else if (!strcmp(a, "--target"))
+            rc = fpt_plot_parse_target(v, &target, err), have_target = 1;
         else if (!strcmp(a, "--format")) rc = fpt_plot_parse_formats(v, &formats, err);
         else rc = fpt_plot_parse_size(v, &opt.width, &opt.height, err);
         if (rc) return -1;

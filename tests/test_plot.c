@@ -270,6 +270,11 @@ static void fake_gnuplot(const char *path, const char *body) {
     cr_assert_eq(chmod(path, 0755), 0);
 }
 
+// What fpt_plot_fit writes for make_fit(.., 0): 4 figures, .png .svg .gp.
+#define ALL_FILES                                                                                 \
+    "ks.gp ks.png ks.svg mfpt.gp mfpt.png mfpt.svg predicted_vs_measured.gp "                      \
+    "predicted_vs_measured.png predicted_vs_measured.svg survival.gp survival.png survival.svg "
+
 // ---- tests ----------------------------------------------------------------------------
 
 Test(plot, writes_every_figure) {
@@ -284,7 +289,7 @@ Test(plot, writes_every_figure) {
     cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), 0, "%s", err.msg);
     cr_expect_eq(written, 12);   // 4 figures: .png, .svg and the script .gp
     listing(out, ls, sizeof ls);
-    cr_expect_str_eq(ls, "ks.gp ks.png ks.svg mfpt.gp mfpt.png mfpt.svg predicted_vs_measured.gp predicted_vs_measured.png predicted_vs_measured.svg survival.gp survival.png survival.svg ");
+    cr_expect_str_eq(ls, ALL_FILES);
     static const char *const FIG[4] = {"survival", "mfpt", "predicted_vs_measured", "ks"};
     for (int i = 0; i < 4; i++) {
         check_png(out, FIG[i]);
@@ -302,7 +307,7 @@ Test(plot, writes_every_figure) {
     // Plotting again replaces the figures.
     cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, NULL, &err), 0, "%s", err.msg);
     listing(out, ls, sizeof ls);
-    cr_expect_str_eq(ls, "ks.gp ks.png ks.svg mfpt.gp mfpt.png mfpt.svg predicted_vs_measured.gp predicted_vs_measured.png predicted_vs_measured.svg survival.gp survival.png survival.svg ");
+    cr_expect_str_eq(ls, ALL_FILES);
     free_fit(fit);
 }
 
@@ -731,7 +736,9 @@ Test(plot, quantiles_match_numpy) {
         double v[8];
         double want[FPT_ACC_NQ];
     } CASES[] = {
-        {7, {71.2, 68.5, 73.9, 70.0, 69.3, 72.8, 74.4}, {68.98, 69.65, 71.2, 73.35, 74.10000000000001}},
+        {7,
+         {71.2, 68.5, 73.9, 70.0, 69.3, 72.8, 74.4},
+         {68.98, 69.65, 71.2, 73.35, 74.10000000000001}},
         {4, {60.0, 62.5, 61.0, 65.0}, {60.3, 60.75, 61.75, 63.125, 64.25}},
         {1, {42.0}, {42, 42, 42, 42, 42}},
         {2, {10.0, 20.0}, {11.0, 12.5, 15.0, 17.5, 19.0}},
@@ -740,7 +747,8 @@ Test(plot, quantiles_match_numpy) {
         double v[8], got[FPT_ACC_NQ];
         memcpy(v, CASES[c].v, sizeof v);
         qsort(v, (size_t)CASES[c].n, sizeof *v, cmp_d);
-        for (int k = 0; k < FPT_ACC_NQ; k++) got[k] = fpt_quantile7(v, CASES[c].n, fpt_acc_probs[k]);
+        for (int k = 0; k < FPT_ACC_NQ; k++)
+            got[k] = fpt_quantile7(v, CASES[c].n, fpt_acc_probs[k]);
         char what[32];
         snprintf(what, sizeof what, "case %zu", c);
         expect_q(got, CASES[c].want, what);

@@ -279,7 +279,8 @@ int fpt_plot_fit(const fpt_fit *fit, const fpt_accuracy_bands *bands,
             goto done;
         }
         int w = write_script(fit, bands, opt, names[k], mem, &next_id, err);
-        if (fclose(mem) != 0 && w == 0) w = fpt_fail(err, "plot: out of memory assembling the scripts");
+        if (fclose(mem) != 0 && w == 0)
+            w = fpt_fail(err, "plot: out of memory assembling the scripts");
         if (w) {
             free(text);
             goto done;

@@ -79,8 +79,8 @@ int fpt_gp_fig_accuracy(FILE *f, const fpt_fit *fit, const fpt_accuracy_bands *b
         fputs("set title ", g.cmd);
         fpt_gp_quote(g.cmd, title, sizeof title);
         fprintf(g.cmd,
-                " font ',10'\nplot $d%d using 1:2:6 with filledcurves fc rgb '#%06x' fs transparent "
-                "solid 0.15 noborder title '10-90%% of runs', \\\n"
+                " font ',10'\nplot $d%d using 1:2:6 with filledcurves fc rgb '#%06x' "
+                "fs transparent solid 0.15 noborder title '10-90%% of runs', \\\n"
                 "     $d%d using 1:3:5 with filledcurves fc rgb '#%06x' fs transparent solid 0.35 "
                 "noborder title '25-75%%', \\\n"
                 "     $d%d using 1:4 with lines lc rgb '#%06x' lw 2 title 'median'",

@@ -178,7 +178,8 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
     fpt_gp_begin(&g, f, next_id, opt,
                  periodic ? "mfpt: mean FPT against the period tau"
                           : "mfpt_geometric: mean FPT against the perturbation probability p");
-    fpt_gp_fit_title(f, opt, fit, periodic ? "mean FPT vs period tau" : "mean FPT vs probability p");
+    fpt_gp_fit_title(f, opt, fit,
+                     periodic ? "mean FPT vs period tau" : "mean FPT vs probability p");
     fprintf(f, "set xlabel '%s'\nset ylabel 'mean first-passage time (epochs)'\n"
                "set logscale x\nset logscale y\nset grid lc rgb '#e4e4e4'\n"
                // Where the curves rarely are: the mean FPT grows towards the
@@ -211,7 +212,8 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
                 grow_x(&data, q->x);
                 if (m != (int)main_m) continue;
                 grow_y(&model, q->y);
-                if (isfinite(q->lo) && isfinite(q->hi)) grow_y(&model, q->lo), grow_y(&model, q->hi);
+                if (isfinite(q->lo) && isfinite(q->hi))
+                    grow_y(&model, q->lo), grow_y(&model, q->hi);
             }
         }
     }

@@ -120,7 +120,9 @@ int fpt_gp_fig_survival(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt
     const double x_lo = fmax(1, first_drop / 1.5);
     char label[200], level[32];
     fpt_gp_level(fit, level, sizeof level);
-    fputs("set xlabel 'epoch t (log scale)'\nset ylabel 'S(t) = P(T > t)'\nset logscale x\n", f);
+    fputs("set xlabel 'epoch t (log scale)' offset 0,0.5\nset ylabel 'S(t) = P(T > t)'\n"
+          "set logscale x\n",
+          f);
     double x0, x1;
     fpt_gp_log_axis(f, "x", x_lo, horizon, 1, 1.02, &x0, &x1);
     // The key below the plot in three columns (a dozen curves: inside it
