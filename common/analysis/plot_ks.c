@@ -67,7 +67,7 @@ int fpt_gp_fig_ks(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt_
                    "rotate by 90 tc rgb '#777777' font ',9'\n",
                 fit->ks_reference, fit->ks_reference, fit->ks_reference, fit->ks_reference);
     if (floored)
-        fputs("set label 3 'p-values below 1e-16 drawn at 1e-16' at graph 0.3, graph 0.15 left "
+        fputs("set label 3 'p-values below 1e-16 drawn at 1e-16' at graph 0.98, graph 0.13 right "
               "tc rgb '#555555' font ',9'\n",
               f);
     fpt_gp_plot_block(&g, s, 2, "using 1:2 with linespoints lc rgb '#1f77b4' pt 7 ps 0.5 lw 1.5",
