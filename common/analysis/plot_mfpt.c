@@ -298,8 +298,9 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
         if (!used[m]) continue;
         snprintf(label, sizeof label, "%s prediction", model_label((fpt_model)m));
         char style[96];
+        // As drawn: the main model solid and thicker, the others dashed.
         snprintf(style, sizeof style, "with lines lc rgb '#000000' lw %s dt %d",
-                 m == (int)main_m ? "2" : "1.2", DASH[m]);
+                 m == (int)main_m ? "2" : "1.2", m == (int)main_m ? 1 : DASH[m]);
         fpt_gp_keyentry(&g, style, label);
         if (m == (int)main_m && used_band) {
             snprintf(label, sizeof label, "%s prediction, %s%sinterval", model_label(main_m),

@@ -52,11 +52,12 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
         invalid |= !p->valid;
     }
     const int logs = hi >= LOG_RATIO * lo;
-    fputs("set xlabel 'measured mean FPT (epochs; KM restricted mean)'\n"
+    fputs("set xlabel 'measured mean FPT (epochs; KM restricted mean)' offset 0,0.5\n"
           "set ylabel 'predicted mean FPT (epochs)'\nset grid lc rgb '#e4e4e4'\n"
-          // Top left: over-prediction of short times, empty when the model
-          // works; the plot fills the width (not square), so there is room.
-          "set key top left opaque box lc rgb '#cccccc' font ',8' Left reverse width -3\n",
+          // Below the plot: inside, the key hid a point wherever it went
+          // (over-predictions sit top left, under-predictions bottom right).
+          "set key outside bottom center horizontal maxcols 2 box lc rgb '#cccccc' font ',8' "
+          "Left reverse width -3 height 1\n",
           f);
     if (logs) {
         double a, b;
