@@ -630,6 +630,21 @@ Test(plot, pdf_is_written_or_its_terminal_named) {
         cr_expect_not_null(strstr(err.msg, "pdfcairo"), "%s", err.msg);
         cr_expect_str_eq(ls, "");
     }
+    // A gnuplot without pdfcairo, as it reports it: the error names the terminal.
+    char gp[128], out[128];
+    snprintf(gp, sizeof gp, "%s/gnuplot", g_dir);
+    snprintf(out, sizeof out, "%s/nopdf", g_dir);
+    fake_gnuplot(gp, "echo 'set terminal pdfcairo size 8in,5.6in' >&2\n"
+                     "echo '             ^' >&2\n"
+                     "echo '         line 30: unknown or ambiguous terminal type; type just "
+                     "'\\''set terminal'\\'' for a list' >&2\nexit 1");
+    cr_assert_eq(setenv("FPTFARM_GNUPLOT", gp, 1), 0);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, &opt, out, NULL, &err), -1);
+    unsetenv("FPTFARM_GNUPLOT");
+    cr_expect_not_null(strstr(err.msg, "unknown or ambiguous terminal type"), "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "pdfcairo for --format pdf"), "%s", err.msg);
+    listing(out, ls, sizeof ls);
+    cr_expect_str_eq(ls, "", "files left: %s", ls);
     free_fit(fit);
 }
 
