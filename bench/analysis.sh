@@ -24,7 +24,7 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v cores="$(nproc)" '
            cores, ENVIRON["OMP_NUM_THREADS"] == "" ? "unset" : ENVIRON["OMP_NUM_THREADS"]
     printf "  %-44s %8.2f s\n", "import (CSV -> SQLite)", b - a
     printf "  %-44s %8.2f s\n", "fit, 1000 bootstrap resamples, store", c - b
-    printf "  %-44s %8.2f s\n", "plots (6 files, gnuplot)", d - c
+    printf "  %-44s %8.2f s\n", "plots (15 files, gnuplot)", d - c
     printf "  %-44s %8.2f s\n", "total", d - a
     printf "  %-44s %8.2f s\n", "reference: plain Python, point estimates only", e - d
     printf "  ratio fptfarm total / Python reference: %.2f\n", (d - a) / (e - d)

@@ -1,6 +1,6 @@
-// cmd_fit.c — the analysis commands on a results database:
+// cmd_fit.c — the analysis command on a results database:
 //   fptfarm fit DB [--experiment NAME] [--target LIST] [--reference TAU] ...
-//   fptfarm plot DB [--experiment NAME] [--out DIR]
+// (fptfarm plot is cmd_plot.c.)
 // The fit itself is the library's (campaign/fit_db.h), which the farm also
 // calls when a campaign ends.
 #include <errno.h>
@@ -11,7 +11,6 @@
 
 #include "cli/commands.h"
 #include "analysis/fit.h"
-#include "analysis/plot.h"
 #include "analysis/runs.h"
 #include "campaign/fit_db.h"
 #include "store/store.h"
@@ -120,48 +119,5 @@ int fpt_cmd_fit(int argc, char **argv, fpt_err *err) {
         printf("Stored in %s (tables fits, fit_conditions, fit_survival, fit_drift, fit_ks, "
                "fit_references, fit_predictions, fit_qss; view v_fit_check). Figures: fptfarm plot %s\n",
                db, db);
-    return rc;
-}
-
-// The default figure directory: DB without its .db suffix, plus "-figures".
-static void default_out(const char *db, char *out, size_t cap) {
-    size_t n = strlen(db);
-    if (n > 3 && !strcmp(db + n - 3, ".db")) n -= 3;
-    snprintf(out, cap, "%.*s-figures", (int)n, db);
-}
-
-int fpt_cmd_plot(int argc, char **argv, fpt_err *err) {
-    const char *db = NULL, *experiment = NULL, *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--experiment") && i + 1 < argc) experiment = argv[++i];
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] == '-')
-            return fpt_fail(err, "plot: unknown or incomplete option '%s' (expected --experiment "
-                                 "NAME, --out DIR)", argv[i]);
-        else if (!db) db = argv[i];
-        else return fpt_fail(err, "plot: unexpected argument '%s'", argv[i]);
-    }
-    if (!db) return fpt_fail(err, "usage: fptfarm plot DB [--experiment NAME] [--out DIR]");
-    char dir[1024], sub[1100];
-    if (!out) default_out(db, dir, sizeof dir), out = dir;
-    fpt_store *s;
-    if (fpt_store_open(&s, db, 0, NULL, err)) return -1;
-    fpt_fit *fits;
-    int n;
-    int rc = fpt_store_snapshot_begin(s, err);
-    if (rc == 0) rc = fpt_store_load_fits(s, experiment, &fits, &n, err);
-    fpt_store_snapshot_end(s);
-    fpt_store_close(s);
-    if (rc) return -1;
-    for (int i = 0; i < n && rc == 0; i++) {
-        snprintf(sub, sizeof sub, "%s/target-%g", out, fits[i].opt.target);
-        int written = 0;
-        rc = fpt_plot_fit(&fits[i], sub, &written, err);
-        if (rc == 0)
-            printf("%s, target %g%%: %d figures in %s/ (survival, mfpt, ks; .png and .svg)\n",
-                   fits[i].experiment, fits[i].opt.target, written, sub);
-    }
-    for (int i = 0; i < n; i++) fpt_fit_free(&fits[i]);
-    free(fits);
     return rc;
 }

@@ -5,7 +5,8 @@
 //   fptfarm import DB CSV --name NAME [--target LIST]
 //   fptfarm status DB
 //   fptfarm fit DB [options]        (cmd_fit.c)
-//   fptfarm plot DB [--out DIR]
+//   fptfarm plot DB [--out DIR] [--target PCT] [--format png,svg,pdf] [--size WxH] [--no-title]
+//                                   (cmd_plot.c)
 //   fptfarm merge OUT.db IN.db [IN.db ...]   (cmd_merge.c)
 //   fptfarm version
 //
@@ -34,8 +35,10 @@ static void usage(FILE *f) {
             "  status    jobs and epochs per experiment in a results database: fptfarm status DB\n"
             "  fit       survival analysis and response model, stored in the database and\n"
             "            reported: fptfarm fit DB [--target 72] [--reference 20] (fit --help)\n"
-            "  plot      figures of the stored fits (gnuplot, PNG and SVG):\n"
-            "            fptfarm plot DB [--out DIR]\n"
+            "  plot      figures of the stored fits (gnuplot; PNG and SVG, PDF on request),\n"
+            "            each with its gnuplot script: fptfarm plot DB [--experiment NAME]\n"
+            "            [--out DIR] [--target PCT] [--format png,svg,pdf] [--size WxH]\n"
+            "            [--no-title] (plot --help)\n"
             "  merge     combine results databases: fptfarm merge OUT.db IN.db [IN.db ...]\n"
             "  demo      a small example run: fptfarm train with a preset (width 8,\n"
             "            synthetic data, shrink_perturb every 2 epochs); train options override it\n"

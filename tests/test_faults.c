@@ -1547,7 +1547,8 @@ Test(faults, security_hostile_names_through_import_fit_and_plot) {
         n_figs++;
     }
     closedir(dd);
-    cr_expect_eq(n_figs, 6, "survival, mfpt and ks, each as .png and .svg");
+    cr_expect_eq(n_figs, 15, "survival, mfpt, predicted_vs_measured, accuracy and ks, each as "
+                             ".png, .svg and its gnuplot script .gp");
     struct stat sb;
     cr_expect_eq(stat(db2, &sb), 0);
     cr_expect_eq(sb.st_mode & 077, 0, "the database: mode %o under umask 077",

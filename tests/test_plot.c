@@ -2,7 +2,11 @@
 // signature and IHDR size, SVG well begun and ended, datablocks free of
 // inf/nan, quoting of hostile names, atomic replacement (a failing gnuplot
 // leaves old figures and no temporary files), and the errors for a missing
-// gnuplot, a failing one, and an unusable output directory.
+// gnuplot, a failing one, and an unusable output directory.  Then the
+// figures' rules and options: the mean-FPT figure's y range set by the data
+// (numbers worked by hand from the fit below), the kept scripts drawing
+// their figures again, pdf output, size and titles, the option parsers, and
+// the accuracy bands' quantiles against numpy.
 //
 // The fit is built by hand: a baseline and two periods of shrink_perturb,
 // predictions with INFINITY and NAN values, KS arrays with 0 and NAN.
@@ -19,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/accuracy_bands.h"
 #include "analysis/plot.h"
 #include "tmpdir.h"
 
@@ -226,13 +231,31 @@ static void listing(const char *dir, char *out, size_t n) {
     free(ents);
 }
 
-static char *script_of(const fpt_fit *fit, const char *dir, const char *tag) {
+// The kept scripts of every figure of the fit (default options), concatenated.
+static char *scripts_of(const fpt_fit *fit, const fpt_plot_options *opt) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    const char *names[FPT_PLOT_MAX_FIGURES];
+    const int n = fpt_plot_figures(fit, NULL, names);
+    for (int i = 0; i < n; i++) {
+        fpt_err err = {{0}};
+        const int rc = fpt_plot_write_script(fit, NULL, opt, names[i], f, &err);
+        cr_assert_eq(rc, 0, "%s: %s", names[i], err.msg);
+    }
+    fclose(f);
+    return buf;
+}
+
+// The kept script of one figure.
+static char *script_of(const fpt_fit *fit, const char *name, const fpt_plot_options *opt) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     cr_assert_not_null(f);
     fpt_err err = {{0}};
-    const int rc = fpt_plot_write_script(fit, dir, tag, f, &err);
+    const int rc = fpt_plot_write_script(fit, NULL, opt, name, f, &err);
     fclose(f);
     cr_assert_eq(rc, 0, "%s", err.msg);
     return buf;
@@ -247,6 +270,11 @@ static void fake_gnuplot(const char *path, const char *body) {
     cr_assert_eq(chmod(path, 0755), 0);
 }
 
+// What fpt_plot_fit writes for make_fit(.., 0): 4 figures, .png .svg .gp.
+#define ALL_FILES                                                                                 \
+    "ks.gp ks.png ks.svg mfpt.gp mfpt.png mfpt.svg predicted_vs_measured.gp "                      \
+    "predicted_vs_measured.png predicted_vs_measured.svg survival.gp survival.png survival.svg "
+
 // ---- tests ----------------------------------------------------------------------------
 
 Test(plot, writes_every_figure) {
@@ -258,12 +286,12 @@ Test(plot, writes_every_figure) {
     snprintf(out, sizeof out, "%s/figs/sub", g_dir);   // created like mkdir -p
     fpt_err err = {{0}};
     int written = -1;
-    cr_assert_eq(fpt_plot_fit(fit, out, &written, &err), 0, "%s", err.msg);
-    cr_expect_eq(written, 6);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), 0, "%s", err.msg);
+    cr_expect_eq(written, 12);   // 4 figures: .png, .svg and the script .gp
     listing(out, ls, sizeof ls);
-    cr_expect_str_eq(ls, "ks.png ks.svg mfpt.png mfpt.svg survival.png survival.svg ");
-    static const char *const FIG[3] = {"survival", "mfpt", "ks"};
-    for (int i = 0; i < 3; i++) {
+    cr_expect_str_eq(ls, ALL_FILES);
+    static const char *const FIG[4] = {"survival", "mfpt", "predicted_vs_measured", "ks"};
+    for (int i = 0; i < 4; i++) {
         check_png(out, FIG[i]);
         check_svg(out, FIG[i]);
     }
@@ -277,21 +305,22 @@ Test(plot, writes_every_figure) {
                        "title");
     free(svg);
     // Plotting again replaces the figures.
-    cr_assert_eq(fpt_plot_fit(fit, out, NULL, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, NULL, &err), 0, "%s", err.msg);
     listing(out, ls, sizeof ls);
-    cr_expect_str_eq(ls, "ks.png ks.svg mfpt.png mfpt.svg survival.png survival.svg ");
+    cr_expect_str_eq(ls, ALL_FILES);
     free_fit(fit);
 }
 
 Test(plot, geometric_figure) {
     fpt_fit *fit = make_fit("geo", 1);
     const char *names[FPT_PLOT_MAX_FIGURES];
-    cr_assert_eq(fpt_plot_figures(fit, names), 4);
+    cr_assert_eq(fpt_plot_figures(fit, NULL, names), 5);
     cr_expect_str_eq(names[2], "mfpt_geometric");
+    cr_expect_str_eq(names[3], "predicted_vs_measured");
     fpt_err err = {{0}};
     int written = 0;
-    cr_assert_eq(fpt_plot_fit(fit, g_dir, &written, &err), 0, "%s", err.msg);
-    cr_expect_eq(written, 8);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, g_dir, &written, &err), 0, "%s", err.msg);
+    cr_expect_eq(written, 15);
     check_png(g_dir, "mfpt_geometric");
     check_svg(g_dir, "mfpt_geometric");
     check_png(g_dir, "survival");
@@ -300,8 +329,8 @@ Test(plot, geometric_figure) {
 
 Test(plot, script_datablocks_are_finite) {
     fpt_fit *fit = make_fit("blocks", 1);
-    char *s = script_of(fit, "/some/dir", NULL);
-    // Every datablock row: 2 to 4 finite numbers; no inf or nan anywhere in the data.
+    char *s = scripts_of(fit, NULL);
+    // Every datablock row: 2 to 7 finite numbers; no inf or nan anywhere in the data.
     int blocks = 0, rows = 0, in = 0;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
         if (!in) {
@@ -312,6 +341,7 @@ Test(plot, script_datablocks_are_finite) {
             in = 0;
             continue;
         }
+        if (line[0] == '#') continue;   // a block's column names
         for (const char *w = line; *w; w++)
             cr_expect(strncasecmp(w, "inf", 3) && strncasecmp(w, "nan", 3), "row '%s'", line);
         int cols = 0;
@@ -322,7 +352,7 @@ Test(plot, script_datablocks_are_finite) {
             cr_expect(isfinite(v), "row '%s'", line);
             cols++, p = e;
         }
-        cr_expect(cols >= 2 && cols <= 4 && *p == '\0', "row '%s'", line);
+        cr_expect(cols >= 2 && cols <= 7 && *p == '\0', "row '%s'", line);
         rows++;
     }
     cr_expect_eq(in, 0, "unterminated datablock");
@@ -330,9 +360,13 @@ Test(plot, script_datablocks_are_finite) {
     cr_expect_geq(rows, 100);
     free(s);
 
-    s = script_of(fit, "/some/dir", NULL);
-    cr_expect_not_null(strstr(s, "set output '/some/dir/survival.png'"));
-    cr_expect_not_null(strstr(s, "set output '/some/dir/mfpt_geometric.svg'"));
+    s = scripts_of(fit, NULL);
+    // Each kept script writes its own figure into the current directory,
+    // unless told other names (fpt_plot_fit's temporary ones).
+    cr_expect_not_null(strstr(s, "if (!exists(\"out_png\")) out_png = 'survival.png'"));
+    cr_expect_not_null(strstr(s, "if (!exists(\"out_svg\")) out_svg = 'mfpt_geometric.svg'"));
+    cr_expect_not_null(strstr(s, "set output out_png"));
+    cr_expect_null(strstr(s, "out_pdf"));   // not asked for
     cr_expect_not_null(strstr(s, "'shrink_perturb tau=20'"));
     cr_expect_not_null(strstr(s, "'shrink_perturb tau=10'"));
     cr_expect_not_null(strstr(s, "'shrink_perturb p=0.05'"));
@@ -340,17 +374,17 @@ Test(plot, script_datablocks_are_finite) {
     cr_expect_not_null(strstr(s, "'alpha = 0.05'"));
     cr_expect_not_null(strstr(s, "t_rel = 15"));
     cr_expect_not_null(strstr(s, "title 'shrink_perturb'"));   // one key entry per protocol
-    cr_expect_not_null(strstr(s, "'QSS prediction, 95% band'"));
+    cr_expect_not_null(strstr(s, "'QSS prediction'"));
+    cr_expect_not_null(strstr(s, "'QSS prediction, 95% interval'"));
     cr_expect_not_null(strstr(s, "'renewal prediction'"));
     cr_expect_not_null(strstr(s, "'restart prediction'"));
-    cr_expect_not_null(strstr(s, "'linear response prediction, 95% band'"));
+    cr_expect_not_null(strstr(s, "'linear response prediction, 95% interval'"));
     cr_expect_not_null(strstr(s, "'baseline E[min(T,60)] = 38.5'"));
+    cr_expect_not_null(strstr(s, "'predicted = measured'"));
+    cr_expect_not_null(strstr(s, "'hollow: tau < t_rel, outside the model (valid = 0)'"));
+    cr_expect_not_null(strstr(s, "'shrink_perturb tau=20 band (reference)'"));
     cr_expect_not_null(strstr(s, "set logscale x"));
     cr_expect_not_null(strstr(s, "p-values below 1e-16"));
-    free(s);
-    s = script_of(fit, "/some/dir", "42-0");
-    cr_expect_not_null(strstr(s, "set output '/some/dir/.survival.png.42-0.tmp'"));
-    cr_expect_null(strstr(s, "/some/dir/survival.png"));
     free(s);
     free_fit(fit);
 }
@@ -362,13 +396,13 @@ Test(plot, missing_gnuplot_leaves_nothing) {
     cr_assert_eq(setenv("FPTFARM_GNUPLOT", "/nonexistent", 1), 0);
     fpt_err err = {{0}};
     int written = -1;
-    cr_assert_eq(fpt_plot_fit(fit, out, &written, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), -1);
     cr_expect_eq(written, 0);
     cr_expect_not_null(strstr(err.msg, "gnuplot"), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "/nonexistent"), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "install gnuplot-nox"), "%s", err.msg);
     cr_expect_neq(access(out, F_OK), 0, "output directory created anyway");
-    cr_assert_eq(fpt_plot_fit(fit, g_dir, NULL, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, g_dir, NULL, &err), -1);
     listing(g_dir, ls, sizeof ls);
     cr_expect_str_eq(ls, "");
     // Not on PATH either.
@@ -376,7 +410,7 @@ Test(plot, missing_gnuplot_leaves_nothing) {
     cr_assert_eq(setenv("PATH", g_dir, 1), 0);
     char buf[256];
     cr_assert_eq(fpt_plot_find_gnuplot(buf, sizeof buf, &err), -1);
-    cr_assert_eq(fpt_plot_fit(fit, out, NULL, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, NULL, &err), -1);
     cr_expect_not_null(strstr(err.msg, "gnuplot is not installed"), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "install gnuplot-nox"), "%s", err.msg);
     cr_expect_neq(access(out, F_OK), 0);
@@ -402,7 +436,7 @@ Test(plot, failing_gnuplot_is_quoted_and_old_figures_stay) {
     cr_assert_eq(setenv("FPTFARM_GNUPLOT", gp, 1), 0);
     fpt_err err = {{0}};
     int written = -1;
-    cr_assert_eq(fpt_plot_fit(fit, out, &written, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), -1);
     cr_expect_eq(written, 0);
     cr_expect_not_null(strstr(err.msg, "gnuplot"), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "exit status 1"), "%s", err.msg);
@@ -416,7 +450,7 @@ Test(plot, failing_gnuplot_is_quoted_and_old_figures_stay) {
 
     // Exits 0 but draws nothing: an error, and still no temporary files.
     fake_gnuplot(gp, "echo 'Fontconfig warning' >&2\nexit 0");
-    cr_assert_eq(fpt_plot_fit(fit, out, &written, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), -1);
     cr_expect_not_null(strstr(err.msg, "did not write"), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "survival.png"), "%s", err.msg);
     listing(out, ls, sizeof ls);
@@ -424,7 +458,7 @@ Test(plot, failing_gnuplot_is_quoted_and_old_figures_stay) {
 
     // The real gnuplot replaces the old figure.
     unsetenv("FPTFARM_GNUPLOT");
-    cr_assert_eq(fpt_plot_fit(fit, out, &written, &err), 0, "%s", err.msg);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, &written, &err), 0, "%s", err.msg);
     check_png(out, "survival");
     free_fit(fit);
 }
@@ -438,9 +472,9 @@ Test(plot, unusable_directory_is_named) {
     // A regular file where a directory should be (fails even for root).
     snprintf(out, sizeof out, "%s/sub", file);
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_plot_fit(fit, out, NULL, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, NULL, &err), -1);
     cr_expect_not_null(strstr(err.msg, out), "%s", err.msg);
-    cr_assert_eq(fpt_plot_fit(fit, file, NULL, &err), -1);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, file, NULL, &err), -1);
     cr_expect_not_null(strstr(err.msg, file), "%s", err.msg);
     cr_expect_not_null(strstr(err.msg, "not a directory"), "%s", err.msg);
     // A directory without write permission (root writes anyway).
@@ -448,7 +482,7 @@ Test(plot, unusable_directory_is_named) {
         char ro[128];
         snprintf(ro, sizeof ro, "%s/ro", g_dir);
         cr_assert_eq(mkdir(ro, 0555), 0);
-        cr_assert_eq(fpt_plot_fit(fit, ro, NULL, &err), -1);
+        cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, ro, NULL, &err), -1);
         cr_expect_not_null(strstr(err.msg, ro), "%s", err.msg);
         cr_expect_not_null(strstr(err.msg, "ermission"), "%s", err.msg);
     }
@@ -460,9 +494,9 @@ Test(plot, nothing_to_plot) {
     memset(&fit, 0, sizeof fit);
     snprintf(fit.experiment, sizeof fit.experiment, "empty");
     const char *names[FPT_PLOT_MAX_FIGURES];
-    cr_expect_eq(fpt_plot_figures(&fit, names), 0);
+    cr_expect_eq(fpt_plot_figures(&fit, NULL, names), 0);
     fpt_err err = {{0}};
-    cr_assert_eq(fpt_plot_fit(&fit, g_dir, NULL, &err), -1);
+    cr_assert_eq(fpt_plot_fit(&fit, NULL, NULL, g_dir, NULL, &err), -1);
     cr_expect_not_null(strstr(err.msg, "nothing to plot"), "%s", err.msg);
     // Only a baseline with a curve: survival alone (plus the baseline-only mfpt
     // has no periodic data, so no mfpt figure).
@@ -470,8 +504,343 @@ Test(plot, nothing_to_plot) {
     f->n_conditions = 1;
     f->n_predictions = 0;
     f->n_ks = 0;
-    cr_expect_eq(fpt_plot_figures(f, names), 1);
+    cr_expect_eq(fpt_plot_figures(f, NULL, names), 1);
     cr_expect_str_eq(names[0], "survival");
     f->n_conditions = 3;
     free_fit(f);
+}
+
+// ---- the figures' rules and options ---------------------------------------------------
+
+// The numbers of "set <axis>range [a:b]" in s, the first such line.
+static void range_of(const char *s, const char *axis, double *a, double *b) {
+    char key[32];
+    snprintf(key, sizeof key, "set %srange [", axis);
+    const char *p = strstr(s, key);
+    cr_assert_not_null(p, "no %s", key);
+    cr_assert_eq(sscanf(p + strlen(key), "%lf:%lf]", a, b), 2, "%.60s", p);
+}
+
+// A prediction far off (QSS at tau = 40: 1e4 epochs) must not set the range.
+// The fit's measured values (make_fit): the predictions with has_measured
+// at tau = 10 (9.1, interval from 8.19, no upper end) and 20 (14.2, from
+// 12.78); the conditions at the same periods are not drawn twice; the
+// baseline line 38.5.  So the data span [8.19, 38.5] and the range is
+// [8.19 / 1.15, 38.5 * 1.5] = [7.121739130..., 57.75].
+// Beyond it: QSS (6 + 0.4 tau) at tau = 1 and 2 (6.4, 6.8 < 7.12: one run
+// below, marked where it re-enters, at tau = 2, point type 11) and the far
+// one at tau = 40 (above, point type 9).  Renewal (8 + 0.4 tau) and restart
+// (10 + 0.4 tau) stay inside.
+Test(plot, mfpt_range_is_set_by_the_data_and_far_predictions_are_marked) {
+    fpt_fit *fit = make_fit("clip", 0);
+    fpt_fit_prediction *far = &fit->predictions[0 * 6 + 5];   // QSS, tau = 40
+    cr_assert_eq(far->frequency, 40);
+    cr_assert_eq(far->model, FPT_MODEL_QSS);
+    far->predicted = 1e4, far->lo = 9e3, far->hi = 1.1e4;
+    char *s = script_of(fit, "mfpt", NULL);
+    double a, b;
+    range_of(s, "y", &a, &b);
+    cr_expect(fabs(a - 8.19 / 1.15) < 1e-6, "y from %.9g, expected 7.12173913", a);
+    cr_expect(fabs(b - 57.75) < 1e-9, "y to %.9g, expected 57.75", b);
+    // The markers' block: (x, edge, point type).
+    cr_expect_not_null(strstr(s, "\n2 7.12173913 11\n"), "marker below at tau = 2");
+    cr_expect_not_null(strstr(s, "\n40 57.75 9\n"), "marker above at tau = 40");
+    cr_expect_not_null(strstr(s, "'prediction off scale (leaves the range here)'"));
+    // The band is clamped to the range: at tau = 40 it is [57.75, 57.75].
+    cr_expect_not_null(strstr(s, "\n40 57.75 57.75\n"), "band at tau = 40 clamped");
+    free(s);
+
+    // Nothing measured: the QSS prediction and its band set the range.
+    for (int i = 0; i < fit->n_predictions; i++) fit->predictions[i].has_measured = 0;
+    for (int i = 1; i < fit->n_conditions; i++) fit->conditions[i].rm = NAN;
+    s = script_of(fit, "mfpt", NULL);
+    range_of(s, "y", &a, &b);
+    // QSS values 6.4 .. 1e4 with band ends from 6.4*0.92 = 5.888 (tau = 1)
+    // to 1.1e4 (tau = 40); the baseline 38.5 inside.
+    cr_expect(fabs(a - 5.888 / 1.15) < 1e-6, "y from %.9g", a);
+    cr_expect(fabs(b - 1.1e4 * 1.5) < 1e-6, "y to %.9g", b);
+    free(s);
+    free_fit(fit);
+}
+
+// Runs gnuplot on a kept script in its own directory; returns its exit status.
+static int run_kept(const char *dir, const char *script) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot %s >/dev/null 2>&1", dir, script);
+    return system(cmd);
+}
+
+static void copy_file(const char *from, const char *to) {
+    char *text = slurp(from);
+    FILE *f = fopen(to, "w");
+    cr_assert_not_null(f, "%s: %s", to, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+    free(text);
+}
+
+Test(plot, kept_script_draws_its_figure_again) {
+    fpt_fit *fit = make_fit("kept", 0);
+    char out[128], elsewhere[128], from[256], to[256], ls[512];
+    snprintf(out, sizeof out, "%s/figs", g_dir);
+    snprintf(elsewhere, sizeof elsewhere, "%s/copy", g_dir);
+    cr_assert_eq(mkdir(elsewhere, 0755), 0);
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_plot_fit(fit, NULL, NULL, out, NULL, &err), 0, "%s", err.msg);
+    static const char *const FIG[4] = {"survival", "mfpt", "predicted_vs_measured", "ks"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(from, sizeof from, "%s/%s.gp", out, FIG[i]);
+        snprintf(to, sizeof to, "%s/%s.gp", elsewhere, FIG[i]);
+        copy_file(from, to);
+        cr_expect_eq(run_kept(elsewhere, strrchr(to, '/') + 1), 0, "gnuplot %s failed", to);
+        check_png(elsewhere, FIG[i]);
+        check_svg(elsewhere, FIG[i]);
+    }
+    listing(elsewhere, ls, sizeof ls);
+    cr_expect_str_eq(ls, "ks.gp ks.png ks.svg mfpt.gp mfpt.png mfpt.svg predicted_vs_measured.gp "
+                         "predicted_vs_measured.png predicted_vs_measured.svg survival.gp "
+                         "survival.png survival.svg ");
+    free_fit(fit);
+}
+
+// pdf by pdfcairo when this gnuplot has it; otherwise the error must say so.
+Test(plot, pdf_is_written_or_its_terminal_named) {
+    fpt_fit *fit = make_fit("pdf", 0);
+    const int have_pdfcairo =
+        system("gnuplot -e 'set terminal pdfcairo' >/dev/null 2>&1") == 0;
+    fpt_plot_options opt = fpt_plot_options_default;
+    opt.formats = FPT_PLOT_PDF;
+    fpt_err err = {{0}};
+    int written = -1;
+    const int rc = fpt_plot_fit(fit, NULL, &opt, g_dir, &written, &err);
+    char ls[512];
+    listing(g_dir, ls, sizeof ls);
+    if (have_pdfcairo) {
+        cr_assert_eq(rc, 0, "%s", err.msg);
+        cr_expect_eq(written, 8);   // 4 figures: .pdf and .gp
+        cr_expect_str_eq(ls, "ks.gp ks.pdf mfpt.gp mfpt.pdf predicted_vs_measured.gp "
+                             "predicted_vs_measured.pdf survival.gp survival.pdf ");
+        char path[256];
+        snprintf(path, sizeof path, "%s/mfpt.pdf", g_dir);
+        char *pdf = slurp(path);
+        cr_expect_eq(strncmp(pdf, "%PDF", 4), 0, "mfpt.pdf does not start with %%PDF");
+        free(pdf);
+    } else {
+        cr_assert_eq(rc, -1);
+        cr_expect_not_null(strstr(err.msg, "pdfcairo"), "%s", err.msg);
+        cr_expect_str_eq(ls, "");
+    }
+    // A gnuplot without pdfcairo, as it reports it: the error names the terminal.
+    char gp[128], out[128];
+    snprintf(gp, sizeof gp, "%s/gnuplot", g_dir);
+    snprintf(out, sizeof out, "%s/nopdf", g_dir);
+    fake_gnuplot(gp, "echo 'set terminal pdfcairo size 8in,5.6in' >&2\n"
+                     "echo '             ^' >&2\n"
+                     "echo '         line 30: unknown or ambiguous terminal type; type just "
+                     "'\\''set terminal'\\'' for a list' >&2\nexit 1");
+    cr_assert_eq(setenv("FPTFARM_GNUPLOT", gp, 1), 0);
+    cr_assert_eq(fpt_plot_fit(fit, NULL, &opt, out, NULL, &err), -1);
+    unsetenv("FPTFARM_GNUPLOT");
+    cr_expect_not_null(strstr(err.msg, "unknown or ambiguous terminal type"), "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "pdfcairo for --format pdf"), "%s", err.msg);
+    listing(out, ls, sizeof ls);
+    cr_expect_str_eq(ls, "", "files left: %s", ls);
+    free_fit(fit);
+}
+
+Test(plot, size_and_no_title) {
+    fpt_fit *fit = make_fit("sized", 0);
+    fpt_plot_options opt = fpt_plot_options_default;
+    opt.width = 1000, opt.height = 700, opt.no_title = 1, opt.formats = FPT_PLOT_PNG;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_plot_fit(fit, NULL, &opt, g_dir, NULL, &err), 0, "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/mfpt.png", g_dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    unsigned char h[24];
+    cr_assert_eq(fread(h, 1, sizeof h, f), sizeof h);
+    fclose(f);
+    cr_expect_eq(be32(h + 16), 1000);
+    cr_expect_eq(be32(h + 20), 700);
+    snprintf(path, sizeof path, "%s/mfpt.gp", g_dir);
+    char *s = slurp(path);
+    cr_expect_null(strstr(s, "set title"), "a title with --no-title");
+    cr_expect_null(strstr(s, "out_svg"), "svg not asked for");
+    // Text and lines scale with the figure: min(1000/800, 700/560) = 1.25.
+    cr_expect_not_null(strstr(s, "size 1000,700"));
+    cr_expect_not_null(strstr(s, "fontscale 1.25 linewidth 1.25"));
+    free(s);
+    free_fit(fit);
+}
+
+Test(plot, options_parse_and_reject_bad_values) {
+    fpt_err err = {{0}};
+    unsigned fm = 0;
+    cr_expect_eq(fpt_plot_parse_formats("png", &fm, &err), 0);
+    cr_expect_eq(fm, FPT_PLOT_PNG);
+    cr_expect_eq(fpt_plot_parse_formats("svg,pdf", &fm, &err), 0);   // repeatable: adds
+    cr_expect_eq(fm, FPT_PLOT_PNG | FPT_PLOT_SVG | FPT_PLOT_PDF);
+    static const char *const BAD_FORMAT[] = {"", "jpg", "png,", ",png", "PNG", "png,,svg",
+                                             "pdf svg", "png;svg"};
+    for (size_t i = 0; i < sizeof BAD_FORMAT / sizeof *BAD_FORMAT; i++) {
+        fm = 0;
+        err.msg[0] = '\0';
+        cr_expect_eq(fpt_plot_parse_formats(BAD_FORMAT[i], &fm, &err), -1, "'%s'", BAD_FORMAT[i]);
+        cr_expect_eq(fm, 0u, "'%s' changed the formats", BAD_FORMAT[i]);
+        cr_expect_not_null(strstr(err.msg, "--format"), "%s", err.msg);
+        cr_expect_not_null(strstr(err.msg, "expected png, svg or pdf"), "%s", err.msg);
+        cr_expect_null(strchr(err.msg, '\n'), "one line: %s", err.msg);
+    }
+    int w = 0, h = 0;
+    cr_expect_eq(fpt_plot_parse_size("1200x840", &w, &h, &err), 0);
+    cr_expect_eq(w, 1200);
+    cr_expect_eq(h, 840);
+    cr_expect_eq(fpt_plot_parse_size("200x10000", &w, &h, &err), 0);   // the limits
+    static const char *const BAD_SIZE[] = {"", "800", "x600", "800x", "199x600", "800x10001",
+                                           "8e2x600", "-800x600", "800X600", "800x600x2",
+                                           "800 x600", "1.5x600"};
+    for (size_t i = 0; i < sizeof BAD_SIZE / sizeof *BAD_SIZE; i++) {
+        w = h = 7;
+        cr_expect_eq(fpt_plot_parse_size(BAD_SIZE[i], &w, &h, &err), -1, "'%s'", BAD_SIZE[i]);
+        cr_expect(w == 7 && h == 7, "'%s' changed the size", BAD_SIZE[i]);
+        cr_expect_not_null(strstr(err.msg, "--size"), "%s", err.msg);
+        cr_expect_not_null(strstr(err.msg, "WIDTHxHEIGHT"), "%s", err.msg);
+    }
+    double t = 0;
+    cr_expect_eq(fpt_plot_parse_target("72", &t, &err), 0);
+    cr_expect_eq(t, 72);
+    cr_expect_eq(fpt_plot_parse_target("72.5", &t, &err), 0);
+    cr_expect_eq(t, 72.5);
+    static const char *const BAD_TARGET[] = {"", "abc", "0", "-5", "101", "72%", "nan", "inf"};
+    for (size_t i = 0; i < sizeof BAD_TARGET / sizeof *BAD_TARGET; i++) {
+        cr_expect_eq(fpt_plot_parse_target(BAD_TARGET[i], &t, &err), -1, "'%s'", BAD_TARGET[i]);
+        cr_expect_not_null(strstr(err.msg, "--target"), "%s", err.msg);
+    }
+    // Choosing a stored fit by target; none: the stored ones listed.
+    fpt_fit fits[2];
+    memset(fits, 0, sizeof fits);
+    fits[0].opt.target = 72, fits[1].opt.target = 60;
+    cr_expect_eq(fpt_plot_select_target(fits, 2, 60, &err), 1);
+    cr_expect_eq(fpt_plot_select_target(fits, 2, 72, &err), 0);
+    cr_expect_eq(fpt_plot_select_target(fits, 2, 80, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "--target 80"), "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "stored: 72, 60"), "%s", err.msg);
+    cr_expect_eq(fpt_plot_select_target(fits, 0, 80, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "no fit"), "%s", err.msg);
+}
+
+// ---- accuracy bands -------------------------------------------------------------------
+
+// Expected values computed with numpy 1.24.2 (default method "linear", i.e.
+// type 7): np.quantile(sample, p) for p in 0.1, 0.25, 0.5, 0.75, 0.9.
+static void expect_q(const double *got, const double *want, const char *what) {
+    for (int k = 0; k < FPT_ACC_NQ; k++)
+        cr_expect(fabs(got[k] - want[k]) < 1e-9, "%s, p = %g: %.17g, numpy %.17g", what,
+                  fpt_acc_probs[k], got[k], want[k]);
+}
+
+static int cmp_d(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+Test(plot, quantiles_match_numpy) {
+    static const struct {
+        int n;
+        double v[8];
+        double want[FPT_ACC_NQ];
+    } CASES[] = {
+        {7,
+         {71.2, 68.5, 73.9, 70.0, 69.3, 72.8, 74.4},
+         {68.98, 69.65, 71.2, 73.35, 74.10000000000001}},
+        {4, {60.0, 62.5, 61.0, 65.0}, {60.3, 60.75, 61.75, 63.125, 64.25}},
+        {1, {42.0}, {42, 42, 42, 42, 42}},
+        {2, {10.0, 20.0}, {11.0, 12.5, 15.0, 17.5, 19.0}},
+    };
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        double v[8], got[FPT_ACC_NQ];
+        memcpy(v, CASES[c].v, sizeof v);
+        qsort(v, (size_t)CASES[c].n, sizeof *v, cmp_d);
+        for (int k = 0; k < FPT_ACC_NQ; k++)
+            got[k] = fpt_quantile7(v, CASES[c].n, fpt_acc_probs[k]);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        expect_q(got, CASES[c].want, what);
+    }
+    double one = 1;
+    cr_expect(isnan(fpt_quantile7(&one, 0, 0.5)));
+    cr_expect(isnan(fpt_quantile7(&one, 1, 1.5)));
+}
+
+// Runs by hand: four baseline runs (one only 2 epochs long), a diverged
+// baseline run and a run of another condition, both left out.  Expected per
+// epoch, from numpy as above over the baseline runs that have the epoch:
+//   epoch 1: [40, 45, 38.5, 50]   -> 38.95 39.625 42.5 46.25 48.5
+//   epoch 2: [55.5, 60, 58, 52]   -> 53.05 54.625 56.75 58.5 59.4
+//   epoch 3: [70.25, 72, 71]      -> 70.4 70.625 71.0 71.5 71.8
+Test(plot, accuracy_bands_of_runs_by_hand) {
+    static const double R1[] = {40.0, 55.5, 70.25}, R2[] = {45.0, 60.0, 72.0}, R3[] = {38.5, 58.0},
+                        R4[] = {50.0, 52.0, 71.0}, DIV[] = {90, 90, 90, 90}, OTHER[] = {1, 2, 3};
+    fpt_run_trace tr[6];
+    memset(tr, 0, sizeof tr);
+    const double *acc[6] = {R1, R2, R3, R4, DIV, OTHER};
+    const int n[6] = {3, 3, 2, 3, 4, 3};
+    for (int i = 0; i < 6; i++) {
+        snprintf(tr[i].protocol, sizeof tr[i].protocol, "%s", i == 5 ? "reset" : "none");
+        snprintf(tr[i].timing, sizeof tr[i].timing, "%s", i == 5 ? "periodic" : "none");
+        tr[i].frequency = i == 5 ? 20 : 0;
+        tr[i].acc = acc[i], tr[i].n_epochs = n[i], tr[i].diverged = i == 4;
+    }
+    fpt_runs runs;
+    memset(&runs, 0, sizeof runs);
+    runs.n_runs = 6, runs.runs = tr;
+    fpt_acc_band b;
+    fpt_err err = {{0}};
+    cr_assert_eq(fpt_acc_band_compute(&runs, "none", "none", 0, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(b.runs, 4);
+    cr_expect_eq(b.n_epochs, 3);
+    static const double WANT[3][FPT_ACC_NQ] = {{38.95, 39.625, 42.5, 46.25, 48.5},
+                                               {53.05, 54.625, 56.75, 58.5, 59.4},
+                                               {70.4, 70.625, 71.0, 71.5, 71.8}};
+    static const int COUNT[3] = {4, 4, 3};
+    for (int e = 1; e <= 3; e++) {
+        char what[32];
+        snprintf(what, sizeof what, "epoch %d", e);
+        cr_expect_eq(b.count[e - 1], COUNT[e - 1], "%s", what);
+        expect_q(&b.q[(e - 1) * FPT_ACC_NQ], WANT[e - 1], what);
+    }
+    fpt_acc_band_free(&b);
+    // The reference condition of a fit: the other run alone.
+    cr_assert_eq(fpt_acc_band_compute(&runs, "reset", "periodic", 20, &b, &err), 0, "%s", err.msg);
+    cr_expect_eq(b.runs, 1);
+    cr_expect_eq(b.q[2 * FPT_ACC_NQ + 2], 3);
+    fpt_acc_band_free(&b);
+    // No run of a condition: one line naming it.
+    cr_expect_eq(fpt_acc_band_compute(&runs, "shrink_perturb", "periodic", 5, &b, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "shrink_perturb tau=5"), "%s", err.msg);
+
+    // The accuracy figure from these bands: drawn, and its kept script runs.
+    fpt_fit *fit = make_fit("acc", 0);
+    fpt_accuracy_bands bands;
+    memset(&bands, 0, sizeof bands);
+    bands.target = 72;
+    cr_assert_eq(fpt_acc_band_compute(&runs, "none", "none", 0, &bands.b[0], &err), 0);
+    bands.n = 1;
+    const char *names[FPT_PLOT_MAX_FIGURES];
+    const int n_fig = fpt_plot_figures(fit, &bands, names);
+    cr_assert_eq(n_fig, 5);
+    cr_expect_str_eq(names[3], "accuracy");
+    cr_assert_eq(fpt_plot_fit(fit, &bands, NULL, g_dir, NULL, &err), 0, "%s", err.msg);
+    check_png(g_dir, "accuracy");
+    check_svg(g_dir, "accuracy");
+    char path[256];
+    snprintf(path, sizeof path, "%s/accuracy.gp", g_dir);
+    char *s = slurp(path);
+    cr_expect_not_null(strstr(s, "\n2 53.05 54.625 56.75 58.5 59.4\n"), "epoch 2 row");
+    cr_expect_not_null(strstr(s, "'target 72%'"));
+    cr_expect_not_null(strstr(s, "'baseline (4 runs)'"));
+    free(s);
+    fpt_accuracy_bands_free(&bands);
+    free_fit(fit);
 }
