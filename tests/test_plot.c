@@ -114,6 +114,8 @@ static fpt_fit *make_fit(const char *experiment, int geometric) {
     snprintf(f->protocols[0].timing, FPT_FIT_NAME, "periodic");
     f->protocols[0].reference = 20, f->protocols[0].tp_runs = 40;
     f->protocols[0].tp_mean = 8, f->protocols[0].tp_lo = 7, f->protocols[0].tp_hi = 9;
+    f->protocols[0].confirmed_lo = 10, f->protocols[0].confirmed_hi = 20;   // the QSS check
+    f->protocols[0].contradicted_below = 2;
 
     static const double TAU[6] = {1, 2, 5, 10, 20, 40};
     f->n_predictions = 3 * 6 + (geometric ? 4 : 0);
@@ -162,6 +164,12 @@ static fpt_fit *make_fit(const char *experiment, int geometric) {
     f->ks_p[2] = NAN;
     f->ks_d[4] = INFINITY;
     f->ks_p[N_KS - 1] = NAN;   // the reference epoch against itself
+    f->n_drift = N_KS - 5;        // D(t, t + 5), t = 1..25
+    f->drift = calloc(N_KS, sizeof(double));
+    cr_assert_not_null(f->drift);
+    for (int i = 0; i < f->n_drift; i++) f->drift[i] = 0.02 + 0.9 * exp(-(i + 1) / 4.0);
+    f->opt.ks_window = 5, f->opt.relax_tolerance = 0.05, f->relax_floor = 0.02;
+    f->t_rel_lo = 13, f->t_rel_hi = 17;
     return f;
 }
 
@@ -370,8 +378,16 @@ Test(plot, script_datablocks_are_finite) {
     cr_expect_not_null(strstr(s, "'shrink_perturb tau=20'"));
     cr_expect_not_null(strstr(s, "'shrink_perturb tau=10'"));
     cr_expect_not_null(strstr(s, "'shrink_perturb p=0.05'"));
-    cr_expect_not_null(strstr(s, "outside QSS (tau < t_rel = 15)"));
-    cr_expect_not_null(strstr(s, "'alpha = 0.05'"));
+    cr_expect_not_null(strstr(s, "tau < t_rel = 15: QSS not assumed"));
+    // The QSS check's bars: confirmed 10..20 in the protocol's colour, red
+    // from the left edge to the contradicted period 2.
+    cr_expect_not_null(strstr(s, "'QSS check, shrink_perturb: confirmed for tau 10..20'"));
+    cr_expect_not_null(strstr(s, "from first 10, graph 0.035 to first 20, graph 0.035 nohead"));
+    cr_expect_not_null(strstr(s, "from graph 0, graph 0.035 to first 2, graph 0.035 nohead"));
+    cr_expect_not_null(strstr(s, "'fails for tau <= 2'"));
+    cr_expect_not_null(strstr(s, "'alpha = 0.05 (right axis)'"));
+    cr_expect_not_null(strstr(s, "'bound: late level 0.020 + tolerance 0.05'"));
+    cr_expect_not_null(strstr(s, "'t_rel = 15 [13, 17]'"));
     cr_expect_not_null(strstr(s, "t_rel = 15"));
     cr_expect_not_null(strstr(s, "title 'shrink_perturb'"));   // one key entry per protocol
     cr_expect_not_null(strstr(s, "'QSS prediction'"));
@@ -381,10 +397,10 @@ Test(plot, script_datablocks_are_finite) {
     cr_expect_not_null(strstr(s, "'linear response prediction, 95% interval'"));
     cr_expect_not_null(strstr(s, "'baseline E[min(T,60)] = 38.5'"));
     cr_expect_not_null(strstr(s, "'predicted = measured'"));
-    cr_expect_not_null(strstr(s, "'hollow: tau < t_rel, outside the model (valid = 0)'"));
+    cr_expect_not_null(strstr(s, "'hollow: outside the model (valid = 0)'"));
     cr_expect_not_null(strstr(s, "'shrink_perturb tau=20 band (reference)'"));
     cr_expect_not_null(strstr(s, "set logscale x"));
-    cr_expect_not_null(strstr(s, "p-values below 1e-16"));
+    cr_expect_not_null(strstr(s, "< 1e-16 drawn at 1e-16"));
     free(s);
     free_fit(fit);
 }
@@ -537,8 +553,17 @@ Test(plot, mfpt_range_is_set_by_the_data_and_far_predictions_are_marked) {
     cr_assert_eq(far->frequency, 40);
     cr_assert_eq(far->model, FPT_MODEL_QSS);
     far->predicted = 1e4, far->lo = 9e3, far->hi = 1.1e4;
+    // With the QSS check's bars along the bottom the range goes 1.35 times
+    // lower, for their row; without them, as above.
     char *s = script_of(fit, "mfpt", NULL);
     double a, b;
+    range_of(s, "y", &a, &b);
+    cr_expect(fabs(a - 8.19 / 1.15 / 1.35) < 1e-6, "y from %.9g with the QSS bars", a);
+    free(s);
+    fit->protocols[0].confirmed_lo = fit->protocols[0].confirmed_hi = 0;
+    fit->protocols[0].contradicted_below = 0;
+    s = script_of(fit, "mfpt", NULL);
+    cr_expect_null(strstr(s, "QSS check"));
     range_of(s, "y", &a, &b);
     cr_expect(fabs(a - 8.19 / 1.15) < 1e-6, "y from %.9g, expected 7.12173913", a);
     cr_expect(fabs(b - 57.75) < 1e-9, "y to %.9g, expected 57.75", b);

@@ -27,10 +27,17 @@
 //                   and from the periodic conditions), the QSS prediction
 //                   with its band, the renewal and restart predictions
 //                   thinner and dashed, the baseline restricted mean as a
-//                   dotted horizontal line, tau < t_rel shaded ("outside
-//                   QSS").  The y range is set by the measurements, their
-//                   intervals and the baseline line (from their minimum /
-//                   1.15 to their maximum * 1.5; by the QSS prediction and
+//                   dotted horizontal line, tau < t_rel shaded ("QSS not
+//                   assumed"), and along the bottom, one row per protocol
+//                   the QSS check decided (fit.h, confirmed/contradicted
+//                   ranges), a bar in its colour over the periods where the
+//                   model is confirmed and a red one to (or from) the
+//                   period where it fails, each labelled.  The key is below
+//                   the plot, the bottom margin sized for its rows.  The y
+//                   range is set by the measurements, their intervals and
+//                   the baseline line (from their minimum / 1.15, / 1.35 more
+//                   per row of QSS bars, to their maximum * 1.5; by the QSS
+//                   prediction and
 //                   its band only when nothing is measured): predictions
 //                   beyond it are clipped at the edge, their bands clamped to
 //                   it, and a triangle (up: above, down: below) marks each
@@ -50,8 +57,9 @@
 //                   colour per protocol, the identity line dashed; the same
 //                   range on both axes, log when the largest value is 10 times
 //                   the smallest or more, else linear; points with valid = 0
-//                   (tau < t_rel, outside the model) hollow, which the key
-//                   says.  Drawn when there is such a prediction.
+//                   (outside the model: contradicted by the QSS check, or
+//                   untested or inconclusive below t_rel) hollow, which the
+//                   key says.  Drawn when there is such a prediction.
 //   accuracy        test accuracy per epoch over the runs (accuracy_bands.h):
 //                   one panel per condition, side by side (two rows from 4
 //                   on), for the baseline and each protocol's reference
@@ -61,10 +69,12 @@
 //                   line.  Drawn when bands are given (fptfarm plot computes
 //                   them from the database's runs).
 //   ks              the drift D(t, t+W) of the baseline's accuracy that t_rel
-//                   is read from and its threshold (right axis), the KS
-//                   p-value of epoch t against the reference epoch (log y),
-//                   alpha, t_rel and the reference epoch marked.  Drawn when
-//                   the fit has KS values.
+//                   is read from (left axis, linear 0..1) and its bound (late
+//                   level + tolerance), t_rel marked with its bootstrap
+//                   interval shaded; the diagnostic KS p-value of epoch t
+//                   against the reference epoch (right axis, log, from 1e-16)
+//                   with alpha, thin, and the reference epoch marked.  Drawn
+//                   when the fit has KS values.
 //
 // Infinite and NAN values are left out of the data (a run of them breaks the
 // curve), never written to gnuplot; p-values of 0 are drawn at 1e-16, which

@@ -24,6 +24,52 @@ static int cond_usable(const fpt_fit_condition *c, const char *timing) {
     return !fpt_gp_is_baseline(c) && strcmp(c->timing, timing) == 0 && fpt_gp_pos(c->frequency);
 }
 
+// The QSS check's verdict along the bottom (docs/SCIENCE.md s4.6), one row
+// per periodic protocol checked: a bar in the protocol's colour over the
+// periods where the model is confirmed, a red one from the left edge to the
+// contradicted period below them (and from the one above to the right edge),
+// each labelled; elsewhere untested.  Objects and labels from 100 on (1 is
+// the t_rel label).
+static int has_qss_bars(const fpt_fit_protocol *P) {
+    return !strcmp(P->timing, "periodic") &&
+           (P->confirmed_lo > 0 || P->contradicted_below > 0 || P->contradicted_above > 0);
+}
+
+static void qss_check_bars(FILE *f, const fpt_fit *fit, double xmin, double xmax) {
+    int row = 0, id = 100;
+    for (int p = 0; p < fit->n_protocols; p++) {
+        const fpt_fit_protocol *P = &fit->protocols[p];
+        if (!has_qss_bars(P)) continue;
+        const double y = 0.035 + 0.07 * row++;
+        const unsigned col = fpt_gp_protocol_colour(fit, P->protocol);
+        if (P->confirmed_lo > 0) {
+            double a = fmax(P->confirmed_lo, xmin), b = fmin(P->confirmed_hi, xmax);
+            fprintf(f, "set arrow %d from first %g, graph %g to first %g, graph %g nohead lw 5 "
+                       "lc rgb '#%06x' front\n",
+                    id++, a, y, b > a ? b : a * 1.02, y, col);
+            fprintf(f, "set label %d 'QSS check, %s: confirmed for tau %g..%g' at first %g, "
+                       "graph %g left front tc rgb '#%06x' font ',8'\n",
+                    id++, P->protocol, P->confirmed_lo, P->confirmed_hi, a, y + 0.03, col);
+        }
+        if (P->contradicted_below > 0 && P->contradicted_below >= xmin) {
+            fprintf(f, "set arrow %d from graph 0, graph %g to first %g, graph %g nohead lw 5 "
+                       "lc rgb '#cc0000' front\n",
+                    id++, y, P->contradicted_below, y);
+            fprintf(f, "set label %d 'fails for tau <= %g' at first %g, graph %g left front "
+                       "tc rgb '#cc0000' font ',8' offset 0.5, 0\n",
+                    id++, P->contradicted_below, P->contradicted_below, y);
+        }
+        if (P->contradicted_above > 0 && P->contradicted_above <= xmax) {
+            fprintf(f, "set arrow %d from first %g, graph %g to graph 1, graph %g nohead lw 5 "
+                       "lc rgb '#cc0000' front\n",
+                    id++, P->contradicted_above, y, y);
+            fprintf(f, "set label %d 'fails for tau >= %g' at first %g, graph %g left front "
+                       "tc rgb '#cc0000' font ',8'\n",
+                    id++, P->contradicted_above, P->contradicted_above, y + 0.03);
+        }
+    }
+}
+
 int fpt_gp_mfpt_has_data(const fpt_fit *fit, const char *timing) {
     for (int i = 0; i < fit->n_predictions; i++) {
         const fpt_fit_prediction *p = &fit->predictions[i];
@@ -184,10 +230,12 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
                "set logscale x\nset logscale y\nset grid lc rgb '#e4e4e4'\n"
                // Where the curves rarely are: the mean FPT grows towards the
                // baseline's with the period, and falls with p.
-               "set key %s opaque box lc rgb '#cccccc' font ',8'\n",
+               // Below the plot: inside, its nine entries would hide data
+               // or the QSS check's bars along the bottom.
+               "set key outside bottom center horizontal maxcols 3 box lc rgb '#cccccc' "
+               "font ',8' spacing 1.1\n",
             periodic ? "period tau (epochs between perturbations)"
-                     : "p (probability of a perturbation after each epoch)",
-            periodic ? "bottom right" : "bottom left");
+                     : "p (probability of a perturbation after each epoch)");
 
     const fpt_model main_m = periodic ? FPT_MODEL_QSS : FPT_MODEL_LINEAR;
     static const int DASH[FPT_MODEL_COUNT] = {1, 2, 4, 5};   // line style per model
@@ -223,7 +271,11 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
     if (base_line) grow_y(&data, base->rm);
     double xmin, xmax, ymin, ymax;
     fpt_gp_log_axis(f, "x", data.x0, data.x1, X_PAD, X_PAD, &xmin, &xmax);
-    fpt_gp_log_axis(f, "y", data.y0, data.y1, Y_LO_PAD, Y_HI_PAD, &ymin, &ymax);
+    // Room at the bottom for the QSS check's bars: a row is 7% of the height.
+    double lo_pad = Y_LO_PAD;
+    for (int p = 0; periodic && p < fit->n_protocols; p++)
+        if (has_qss_bars(&fit->protocols[p])) lo_pad *= 1.35;
+    fpt_gp_log_axis(f, "y", data.y0, data.y1, lo_pad, Y_HI_PAD, &ymin, &ymax);
     // tau < t_rel: the perturbations hit the process before its QSS.
     if (periodic && fit->t_rel > 0 && fit->t_rel > xmin) {
         if (fit->t_rel < xmax)
@@ -234,7 +286,7 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
             fputs("set object 1 rectangle from graph 0, graph 0 to graph 1, graph 1 "
                   "behind fc rgb '#ececec' fs solid 1.0 noborder\n",
                   f);
-        fprintf(f, "set label 1 'outside QSS (tau < t_rel = %d)' at graph 0.01, graph 0.97 "
+        fprintf(f, "set label 1 'tau < t_rel = %d: QSS not assumed' at graph 0.01, graph 0.97 "
                    "left front tc rgb '#555555' font ',9'\n",
                 fit->t_rel);
     } else if (periodic && fit->t_rel <= 0) {
@@ -242,6 +294,8 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
               "graph 0.01, graph 0.97 left front tc rgb '#aa0000' font ',9'\n",
               f);
     }
+
+    if (periodic) qss_check_bars(f, fit, xmin, xmax);
 
     // Per protocol: the main model's band (clamped to the range) and line,
     // the other models, the off-scale markers, the measured points.  The key
@@ -321,5 +375,12 @@ int fpt_gp_fig_mfpt(FILE *f, const fpt_fit *fit, const char *timing, const fpt_p
         fpt_gp_clause(&g, "%.9g with lines lc rgb '#000000' dt 3 lw 1.5 title ", base->rm);
         fpt_gp_quote(g.cmd, label, sizeof label);
     }
+    // Room below the plot for the key (gnuplot's own layout lets a key of
+    // long entries run into the x label): the axis label's 4 lines and one per
+    // key row, two entries a row.
+    int entries = used_band + used_measured + used_off + base_line;
+    for (int m = 0; m < FPT_MODEL_COUNT; m++) entries += used[m];
+    for (int k = 0; nth_protocol(fit, timing, k, &proto); k++) entries++;
+    fprintf(f, "set bmargin %d\n", 4 + (entries + 1) / 2);
     return fpt_gp_end(&g);
 }

@@ -137,6 +137,6 @@ int fpt_gp_fig_pvm(FILE *f, const fpt_fit *fit, const fpt_plot_options *opt, fpt
     }
     if (invalid)
         fpt_gp_keyentry(&g, "with points lc rgb '#000000' pt 6 ps 1.1",
-                        "hollow: tau < t_rel, outside the model (valid = 0)");
+                        "hollow: outside the model (valid = 0)");
     return fpt_gp_end(&g);
 }
