@@ -47,9 +47,14 @@ static void qss_check_bars(FILE *f, const fpt_fit *fit, double xmin, double xmax
             fprintf(f, "set arrow %d from first %g, graph %g to first %g, graph %g nohead lw 5 "
                        "lc rgb '#%06x' front\n",
                     id++, a, y, b > a ? b : a * 1.02, y, col);
-            fprintf(f, "set label %d 'QSS check, %s: confirmed for tau %g..%g' at first %g, "
-                       "graph %g left front tc rgb '#%06x' font ',8'\n",
-                    id++, P->protocol, P->confirmed_lo, P->confirmed_hi, a, y + 0.03, col);
+            // The protocol's name is data: quoted, never pasted into the script.
+            char text[160];
+            snprintf(text, sizeof text, "QSS check, %s: confirmed for tau %g..%g", P->protocol,
+                     P->confirmed_lo, P->confirmed_hi);
+            fprintf(f, "set label %d ", id++);
+            fpt_gp_quote(f, text, sizeof text);
+            fprintf(f, " at first %g, graph %g left front tc rgb '#%06x' font ',8'\n", a,
+                    y + 0.03, col);
         }
         if (P->contradicted_below > 0 && P->contradicted_below >= xmin) {
             fprintf(f, "set arrow %d from graph 0, graph %g to first %g, graph %g nohead lw 5 "
