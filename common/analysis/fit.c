@@ -6,11 +6,14 @@
 //      epoch, or "diverged" (kept apart) if the run diverged before reaching;
 //   2. per condition: Kaplan-Meier with its band, restricted mean to the
 //      horizon, median, exponential tail past tail_t0;
-//   3. t_rel from KS tests on the baseline accuracies;
+//   3. t_rel from the drift of the baseline accuracies (ks.h; the KS tests
+//      against one epoch kept as a diagnostic);
 //   4. per perturbing protocol: <T_p> at a reference period >= t_rel, and the
 //      QSS, renewal, restart (baseline only) and, for geometric timing, linear
 //      response predictions;
-//   5. intervals of every mean by a bootstrap over runs.
+//   5. intervals of every mean by a bootstrap over runs;
+//   6. the QSS check (qss_check.c): where measured periods confirm the model,
+//      which sets each QSS prediction's support and validity.
 // Every time is an integer number of epochs; S(t) = P(T > t), S(0) = 1.
 #include "analysis/fit.h"
 

@@ -2,7 +2,7 @@
 // s1, s2, s4): survival per condition, the relaxation time, the
 // quasi-stationary response model with bootstrap intervals, and the
 // recommendation.  Built by fpt_fit_run() from the runs of an experiment,
-// stored in the database's fit tables (results/schema.sql, version 2), read
+// stored in the database's fit tables (results/schema.sql, versions 2 and 6), read
 // back by fptfarm plot.
 //
 // Units: every time is in epochs; accuracies in percent.  A "condition" is
@@ -206,7 +206,9 @@ typedef struct fpt_fit {
 // Fits the finished runs at opt->target (which must be a number here).
 // Fails, saying what is missing, when there are no unperturbed runs or fewer
 // than opt->min_runs of them, or the target is out of range.  A protocol
-// without a usable reference period gets no predictions and a `why`.
+// without a usable reference period gets no predictions and a `why`.  The
+// QSS check (fpt_qss_check) runs last, so every prediction's support and
+// validity are set on return.
 int fpt_fit_run(const fpt_runs *runs, const fpt_fit_options *opt, fpt_fit *out, fpt_err *err);
 void fpt_fit_free(fpt_fit *f);
 
